@@ -1,0 +1,58 @@
+/* Framing between the server and its worker processes over a Unix socketpair
+ * (SOCK_STREAM). A frame is
+ *
+ *     u32 total_len (LE) | u32 header_len (LE) | header (JSON object) | payload (bytes)
+ *
+ * total_len counts everything after itself. The header carries the message type in "t";
+ * the payload carries bulk bytes that should not be re-encoded as JSON strings (the event
+ * JSON text, function code, KV values, the result JSON text).
+ *
+ * Messages (header "t"):
+ *   server -> worker
+ *     invoke  {exec_id, fn, version, hash, isolation:"warm"|"fresh", timeout_ms, memory_mb,
+ *              env:{…}, limits:{max_log_bytes, max_result_bytes, max_fetches,
+ *              max_fetch_bytes}}                              payload: event JSON text
+ *     code    {hash}                                          payload: code (UTF-8)
+ *     kv_r    {rid, ok, found?, error?}                       payload: value / JSON keys
+ *     check   {}                                              payload: code to syntax-check
+ *   worker -> server
+ *     ready   {pid}
+ *     need_code {hash}
+ *     kv      {rid, op:"get"|"put"|"delete"|"list", key?, prefix?, limit?}   payload: value
+ *     done    {exec_id, status:"ok"|"error"|"timeout"|"memory_limit", cold, duration_us,
+ *              error?:{name,message,stack}, logs:[{t,level,msg}], logs_truncated?,
+ *              recycle?}                                      payload: result JSON text
+ *     check_r {ok, error?:{name,message,line,column}}
+ *     fatal   {signal, reason:"memory"|"crash"}  best effort, from a signal handler
+ */
+#ifndef R3E_RUNTIME_IPC_H
+#define R3E_RUNTIME_IPC_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_MAX_FRAME (64u * 1024 * 1024)
+
+typedef struct {
+    json_t *header;   /* owned; object */
+    char *payload;    /* owned; NUL-terminated for convenience; may be NULL when len 0 */
+    size_t payload_len;
+} ipc_msg_t;
+
+/* Sends one frame. header is not consumed. Returns 0, or -1 with errno (EPIPE when the
+ * peer is gone). Retries on EINTR; blocks until written. */
+int ipc_send(int fd, json_t *header, const void *payload, size_t payload_len);
+/* Same, header already serialised (hot path: avoids a json_dumps). */
+int ipc_send_raw(int fd, const char *header, size_t header_len, const void *payload,
+                 size_t payload_len);
+
+/* Receives one frame. timeout_ms < 0 waits forever. Returns 1 on a message, 0 on EOF
+ * (peer closed), -1 on error with errno (ETIMEDOUT on timeout, EPROTO on a bad frame). */
+int ipc_recv(int fd, ipc_msg_t *msg, int timeout_ms);
+void ipc_msg_free(ipc_msg_t *msg);
+
+/* Convenience accessors on msg->header. */
+const char *ipc_type(const ipc_msg_t *msg);
+
+#endif

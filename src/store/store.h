@@ -1,0 +1,148 @@
+/* The store: durable state behind one interface (libuv-style: one header, backends behind
+ * a vtable chosen at start-up). Backends: RocksDB (embedded, store_rocks.c); PostgreSQL
+ * comes later and must slot in without touching callers.
+ *
+ * Everything is scoped by a namespace `ns` ("default" unless given). All functions are
+ * thread-safe. Functions returning int return 0 on success or -1 with *err filled
+ * (R3E_ENOTFOUND when a record is absent, R3E_EIO on storage failure).
+ * Ownership: out-structs with pointers are released with the matching *_free call;
+ * string vectors with store_strv_free. */
+#ifndef R3E_STORE_STORE_H
+#define R3E_STORE_STORE_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+#define STORE_NAME_MAX 64 /* names are [a-z0-9][a-z0-9-]{0,62} */
+
+typedef struct {
+    char ns[STORE_NAME_MAX];
+    char name[STORE_NAME_MAX];
+    uint32_t active_version; /* the version invocations run */
+    uint32_t latest_version; /* highest version ever deployed */
+    uint64_t created_ms, updated_ms;
+} store_function_t;
+
+/* One immutable deployed version. */
+typedef struct {
+    char ns[STORE_NAME_MAX];
+    char name[STORE_NAME_MAX];
+    uint32_t version;
+    char code_hash[65]; /* SHA-256 hex of the code */
+    uint64_t code_size;
+    uint32_t timeout_ms;  /* default 10000 */
+    uint32_t memory_mb;   /* default 128 */
+    uint32_t concurrency; /* max in-flight invocations; 0 = platform default */
+    char isolation[8];    /* "warm" | "fresh" */
+    char *env_json;       /* JSON object text, malloc'ed; NULL = {} */
+    uint64_t created_ms;
+} store_version_t;
+
+/* Opens the backend named by url: "rocksdb:/path/to/dir" or a bare directory path. */
+store_t *store_open(const char *url, err_t *err);
+/* Flushes and closes; NULL is fine. */
+void store_close(store_t *s);
+
+/* --- functions and versions ------------------------------------------------------- */
+
+/* Atomically: stores the code under its SHA-256 (if new), adds version latest+1 from
+ * `spec` (ns, name, limits, isolation, env_json are read; version/hash/size/created are
+ * assigned), makes it active, creates the function record if needed. *out receives the
+ * stored version (free with store_version_free). */
+int store_deploy(store_t *s, const store_version_t *spec, const char *code, size_t code_len,
+                 store_version_t *out, err_t *err);
+int store_get_function(store_t *s, const char *ns, const char *name, store_function_t *out,
+                       err_t *err);
+/* All functions of ns sorted by name; *out malloc'ed array (free()). */
+int store_list_functions(store_t *s, const char *ns, store_function_t **out, size_t *n,
+                         err_t *err);
+int store_get_version(store_t *s, const char *ns, const char *name, uint32_t version,
+                      store_version_t *out, err_t *err);
+/* Versions ascending; free with store_versions_free. */
+int store_list_versions(store_t *s, const char *ns, const char *name, store_version_t **out,
+                        size_t *n, err_t *err);
+/* Makes an existing version active (rollback / roll forward). */
+int store_set_active(store_t *s, const char *ns, const char *name, uint32_t version,
+                     err_t *err);
+/* Deletes the function, its versions and its KV data. Execution records are kept
+ * (they are the audit trail). Code blobs are content-addressed and may be shared. */
+int store_delete_function(store_t *s, const char *ns, const char *name, err_t *err);
+/* Code by hash; *code malloc'ed and NUL-terminated. */
+int store_get_code(store_t *s, const char *hash, char **code, size_t *len, err_t *err);
+void store_version_free(store_version_t *v);
+void store_versions_free(store_version_t *v, size_t n);
+
+/* --- executions ------------------------------------------------------------------- */
+
+/* Stores (or replaces) an execution record: `record_json` is a JSON object text.
+ * Indexed by (ns, function, exec_id); exec ids are ULIDs so they sort by time. */
+int store_put_execution(store_t *s, const char *ns, const char *function, const char *exec_id,
+                        const char *record_json, err_t *err);
+/* *record_json malloc'ed. */
+int store_get_execution(store_t *s, const char *ns, const char *exec_id, char **record_json,
+                        err_t *err);
+/* Newest first; `before` (an exec id, exclusive) pages backwards; NULL starts at the newest.
+ * *records: malloc'ed vector of malloc'ed JSON texts (store_strv_free). */
+int store_list_executions(store_t *s, const char *ns, const char *function, const char *before,
+                          size_t limit, char ***records, size_t *n, err_t *err);
+
+/* --- per-function key-value state --------------------------------------------------- */
+
+/* *val malloc'ed, NUL-terminated. R3E_ENOTFOUND when absent. */
+int store_kv_get(store_t *s, const char *ns, const char *function, const char *key, char **val,
+                 size_t *len, err_t *err);
+int store_kv_put(store_t *s, const char *ns, const char *function, const char *key,
+                 const char *val, size_t len, err_t *err);
+/* Deleting an absent key is not an error. */
+int store_kv_delete(store_t *s, const char *ns, const char *function, const char *key,
+                    err_t *err);
+/* Keys with `prefix` (NULL/"" = all) after `start_after` (exclusive, NULL = from the start),
+ * ascending, at most limit. */
+int store_kv_list(store_t *s, const char *ns, const char *function, const char *prefix,
+                  const char *start_after, size_t limit, char ***keys, size_t *n, err_t *err);
+
+void store_strv_free(char **v, size_t n);
+
+/* --- backend vtable (for backend implementers only) ------------------------------- */
+typedef struct store_ops {
+    const char *name;
+    void (*close)(store_t *s);
+    int (*deploy)(store_t *, const store_version_t *, const char *, size_t, store_version_t *,
+                  err_t *);
+    int (*get_function)(store_t *, const char *, const char *, store_function_t *, err_t *);
+    int (*list_functions)(store_t *, const char *, store_function_t **, size_t *, err_t *);
+    int (*get_version)(store_t *, const char *, const char *, uint32_t, store_version_t *,
+                       err_t *);
+    int (*list_versions)(store_t *, const char *, const char *, store_version_t **, size_t *,
+                         err_t *);
+    int (*set_active)(store_t *, const char *, const char *, uint32_t, err_t *);
+    int (*delete_function)(store_t *, const char *, const char *, err_t *);
+    int (*get_code)(store_t *, const char *, char **, size_t *, err_t *);
+    int (*put_execution)(store_t *, const char *, const char *, const char *, const char *,
+                         err_t *);
+    int (*get_execution)(store_t *, const char *, const char *, char **, err_t *);
+    int (*list_executions)(store_t *, const char *, const char *, const char *, size_t,
+                           char ***, size_t *, err_t *);
+    int (*kv_get)(store_t *, const char *, const char *, const char *, char **, size_t *,
+                  err_t *);
+    int (*kv_put)(store_t *, const char *, const char *, const char *, const char *, size_t,
+                  err_t *);
+    int (*kv_delete)(store_t *, const char *, const char *, const char *, err_t *);
+    int (*kv_list)(store_t *, const char *, const char *, const char *, const char *, size_t,
+                   char ***, size_t *, err_t *);
+} store_ops_t;
+
+struct store {
+    const store_ops_t *ops;
+    void *impl;
+};
+
+/* Backend constructors (used by store_open). */
+store_t *store_rocks_open(const char *dir, err_t *err);
+
+#endif
