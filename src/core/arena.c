@@ -47,8 +47,10 @@ void arena_reset(arena_t *a) {
     chunk_t *last = a->head;
     for (chunk_t *c = a->head, *n; c; c = n) {
         n = c->next;
-        if (!n) last = c;
-        else free(c);
+        if (!n)
+            last = c;
+        else
+            free(c);
     }
     /* the oldest chunk is last in the list; keep it */
     a->head = last;

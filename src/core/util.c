@@ -102,12 +102,14 @@ void util_ulid(char out[27]) {
         ulid_last_rand[0] &= 0x7f; /* headroom for increments */
         ulid_last_ms = ms;
     }
-    for (int i = 0; i < 6; i++) bytes[i] = (uint8_t)(ms >> (8 * (5 - i)));
+    for (int i = 0; i < 6; i++)
+        bytes[i] = (uint8_t)(ms >> (8 * (5 - i)));
     memcpy(bytes + 6, ulid_last_rand, 10);
     pthread_mutex_unlock(&ulid_lock);
     /* 128 bits -> 26 base32 digits, most significant first (first digit carries 3 bits) */
     unsigned __int128 v = 0;
-    for (int i = 0; i < 16; i++) v = (v << 8) | bytes[i];
+    for (int i = 0; i < 16; i++)
+        v = (v << 8) | bytes[i];
     for (int i = 25; i >= 0; i--) {
         out[i] = b32[(unsigned)(v & 31)];
         v >>= 5;

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-uint64_t util_now_us(void);      /* CLOCK_MONOTONIC, microseconds */
-uint64_t util_wall_ms(void);     /* CLOCK_REALTIME, milliseconds since the epoch */
+uint64_t util_now_us(void);  /* CLOCK_MONOTONIC, microseconds */
+uint64_t util_wall_ms(void); /* CLOCK_REALTIME, milliseconds since the epoch */
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-30T01:02:03.456Z; buf >= 32 bytes. */
 void util_rfc3339(uint64_t wall_ms, char *buf, size_t n);
 

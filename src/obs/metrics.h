@@ -12,10 +12,10 @@ void metrics_shutdown(void); /* frees label tables */
 /* One finished invocation: r3e_invocations_total{function,status} and
  * r3e_invocation_duration_seconds{function} (histogram). */
 void metrics_invocation(const char *function, const char *status, uint64_t duration_us);
-void metrics_inflight_add(int delta);     /* r3e_invocations_in_flight */
+void metrics_inflight_add(int delta);          /* r3e_invocations_in_flight */
 void metrics_cold_start(const char *function); /* r3e_cold_starts_total{function} */
-void metrics_worker_restart(void);        /* r3e_worker_restarts_total */
-void metrics_http_request(int status);    /* r3e_http_requests_total{code} */
+void metrics_worker_restart(void);             /* r3e_worker_restarts_total */
+void metrics_http_request(int status);         /* r3e_http_requests_total{code} */
 
 /* Returns a malloc'ed NUL-terminated text; caller frees. Gauges that live elsewhere
  * (workers idle/busy) are passed in. */

@@ -35,8 +35,8 @@
 #define IPC_MAX_FRAME (64u * 1024 * 1024)
 
 typedef struct {
-    json_t *header;   /* owned; object */
-    char *payload;    /* owned; NUL-terminated for convenience; may be NULL when len 0 */
+    json_t *header; /* owned; object */
+    char *payload;  /* owned; NUL-terminated for convenience; may be NULL when len 0 */
     size_t payload_len;
 } ipc_msg_t;
 

@@ -21,14 +21,14 @@
 typedef struct runtime runtime_t;
 
 typedef struct {
-    int workers;              /* worker processes; <= 0 -> number of CPUs (min 2) */
-    const char *exe;          /* binary to exec for workers; NULL -> /proc/self/exe */
-    store_t *store;           /* for code and KV brokering; not owned */
-    const char *egress_allow; /* operator allow-list (comma-separated CIDRs, hosts,
-                                 host:port); NULL = default deny of private ranges */
-    int queue_timeout_ms;     /* how long an invocation waits for an idle worker (-> 503) */
+    int workers;                  /* worker processes; <= 0 -> number of CPUs (min 2) */
+    const char *exe;              /* binary to exec for workers; NULL -> /proc/self/exe */
+    store_t *store;               /* for code and KV brokering; not owned */
+    const char *egress_allow;     /* operator allow-list (comma-separated CIDRs, hosts,
+                                     host:port); NULL = default deny of private ranges */
+    int queue_timeout_ms;         /* how long an invocation waits for an idle worker (-> 503) */
     uint32_t default_concurrency; /* per-function in-flight cap when a version says 0 */
-    size_t warm_contexts;     /* LRU bound of warm contexts per worker */
+    size_t warm_contexts;         /* LRU bound of warm contexts per worker */
 } runtime_config_t;
 
 /* Per-invocation limits sent to the worker (defaults in runtime_limits_default). */
@@ -51,10 +51,10 @@ typedef struct {
     char status[16];   /* ok | error | timeout | memory_limit | crashed */
     char *result_json; /* malloc'ed JSON text ("null" when the function returned nothing) */
     size_t result_len;
-    json_t *error;     /* {name, message, stack} or NULL; owned */
-    json_t *logs;      /* array of {t, level, msg}; owned, never NULL after success */
+    json_t *error; /* {name, message, stack} or NULL; owned */
+    json_t *logs;  /* array of {t, level, msg}; owned, never NULL after success */
     bool logs_truncated;
-    bool cold;         /* a new context was created for this invocation */
+    bool cold; /* a new context was created for this invocation */
     uint64_t duration_us;
     int worker_pid;
 } runtime_result_t;
@@ -68,8 +68,7 @@ void runtime_limits_default(runtime_limits_t *lim);
 /* Returns 0 when the function ran, whatever its outcome (see out->status); -1 with
  * R3E_ELIMIT (function concurrency reached), R3E_EUNAVAIL (no worker free within the queue
  * timeout, or shutting down). out must be released with runtime_result_free. */
-int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t *out,
-                   err_t *err);
+int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t *out, err_t *err);
 void runtime_result_free(runtime_result_t *r);
 
 /* Syntax-checks code in a worker. Returns 0 when valid, 1 on a syntax error with

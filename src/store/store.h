@@ -2,9 +2,12 @@
  * a vtable chosen at start-up). Backends: RocksDB (embedded, store_rocks.c); PostgreSQL
  * comes later and must slot in without touching callers.
  *
- * Everything is scoped by a namespace `ns` ("default" unless given). All functions are
- * thread-safe. Functions returning int return 0 on success or -1 with *err filled
- * (R3E_ENOTFOUND when a record is absent, R3E_EIO on storage failure).
+ * Everything is scoped by a namespace `ns` ("default" unless given: NULL or "" means
+ * "default"). All functions are thread-safe. Functions returning int return 0 on success or
+ * -1 with *err filled (R3E_ENOTFOUND when a record is absent, R3E_EINVAL for a malformed
+ * name/ns/key/id, R3E_EIO on storage failure). Namespaces and function names must pass
+ * util_valid_name. Acknowledged writes survive a crash of the process (WAL); set
+ * R3E_SYNC=1 to also survive a machine crash (fsync per write).
  * Ownership: out-structs with pointers are released with the matching *_free call;
  * string vectors with store_strv_free. */
 #ifndef R3E_STORE_STORE_H
@@ -18,7 +21,8 @@
 
 typedef struct store store_t;
 
-#define STORE_NAME_MAX 64 /* names are [a-z0-9][a-z0-9-]{0,62} */
+#define STORE_NAME_MAX 64      /* names are [a-z0-9][a-z0-9-]{0,62} */
+#define STORE_LIST_DEFAULT 100 /* list calls: limit 0 means this many */
 
 typedef struct {
     char ns[STORE_NAME_MAX];
@@ -39,7 +43,7 @@ typedef struct {
     uint32_t memory_mb;   /* default 128 */
     uint32_t concurrency; /* max in-flight invocations; 0 = platform default */
     char isolation[8];    /* "warm" | "fresh" */
-    char *env_json;       /* JSON object text, malloc'ed; NULL = {} */
+    char *env_json;       /* JSON object text, malloc'ed; NULL = {} (reads always fill it) */
     uint64_t created_ms;
 } store_version_t;
 
@@ -59,18 +63,18 @@ int store_deploy(store_t *s, const store_version_t *spec, const char *code, size
 int store_get_function(store_t *s, const char *ns, const char *name, store_function_t *out,
                        err_t *err);
 /* All functions of ns sorted by name; *out malloc'ed array (free()). */
-int store_list_functions(store_t *s, const char *ns, store_function_t **out, size_t *n,
-                         err_t *err);
+int store_list_functions(store_t *s, const char *ns, store_function_t **out, size_t *n, err_t *err);
 int store_get_version(store_t *s, const char *ns, const char *name, uint32_t version,
                       store_version_t *out, err_t *err);
 /* Versions ascending; free with store_versions_free. */
 int store_list_versions(store_t *s, const char *ns, const char *name, store_version_t **out,
                         size_t *n, err_t *err);
-/* Makes an existing version active (rollback / roll forward). */
-int store_set_active(store_t *s, const char *ns, const char *name, uint32_t version,
-                     err_t *err);
-/* Deletes the function, its versions and its KV data. Execution records are kept
- * (they are the audit trail). Code blobs are content-addressed and may be shared. */
+/* Makes an existing version active (rollback / roll forward); R3E_ENOTFOUND when the
+ * function or that version does not exist. */
+int store_set_active(store_t *s, const char *ns, const char *name, uint32_t version, err_t *err);
+/* Deletes the function, its versions and its KV data in one atomic batch; R3E_ENOTFOUND
+ * when absent. Execution records are kept (they are the audit trail). Code blobs are
+ * content-addressed, may be shared and are kept. */
 int store_delete_function(store_t *s, const char *ns, const char *name, err_t *err);
 /* Code by hash; *code malloc'ed and NUL-terminated. */
 int store_get_code(store_t *s, const char *hash, char **code, size_t *len, err_t *err);
@@ -87,6 +91,7 @@ int store_put_execution(store_t *s, const char *ns, const char *function, const 
 int store_get_execution(store_t *s, const char *ns, const char *exec_id, char **record_json,
                         err_t *err);
 /* Newest first; `before` (an exec id, exclusive) pages backwards; NULL starts at the newest.
+ * limit 0 = STORE_LIST_DEFAULT.
  * *records: malloc'ed vector of malloc'ed JSON texts (store_strv_free). */
 int store_list_executions(store_t *s, const char *ns, const char *function, const char *before,
                           size_t limit, char ***records, size_t *n, err_t *err);
@@ -96,13 +101,13 @@ int store_list_executions(store_t *s, const char *ns, const char *function, cons
 /* *val malloc'ed, NUL-terminated. R3E_ENOTFOUND when absent. */
 int store_kv_get(store_t *s, const char *ns, const char *function, const char *key, char **val,
                  size_t *len, err_t *err);
-int store_kv_put(store_t *s, const char *ns, const char *function, const char *key,
-                 const char *val, size_t len, err_t *err);
+int store_kv_put(store_t *s, const char *ns, const char *function, const char *key, const char *val,
+                 size_t len, err_t *err);
 /* Deleting an absent key is not an error. */
-int store_kv_delete(store_t *s, const char *ns, const char *function, const char *key,
-                    err_t *err);
+int store_kv_delete(store_t *s, const char *ns, const char *function, const char *key, err_t *err);
 /* Keys with `prefix` (NULL/"" = all) after `start_after` (exclusive, NULL = from the start),
- * ascending, at most limit. */
+ * ascending by bytes, at most limit (0 = STORE_LIST_DEFAULT). Keys are non-empty C strings
+ * of at most 1024 bytes; values are binary-safe. */
 int store_kv_list(store_t *s, const char *ns, const char *function, const char *prefix,
                   const char *start_after, size_t limit, char ***keys, size_t *n, err_t *err);
 
@@ -116,8 +121,7 @@ typedef struct store_ops {
                   err_t *);
     int (*get_function)(store_t *, const char *, const char *, store_function_t *, err_t *);
     int (*list_functions)(store_t *, const char *, store_function_t **, size_t *, err_t *);
-    int (*get_version)(store_t *, const char *, const char *, uint32_t, store_version_t *,
-                       err_t *);
+    int (*get_version)(store_t *, const char *, const char *, uint32_t, store_version_t *, err_t *);
     int (*list_versions)(store_t *, const char *, const char *, store_version_t **, size_t *,
                          err_t *);
     int (*set_active)(store_t *, const char *, const char *, uint32_t, err_t *);
@@ -126,10 +130,9 @@ typedef struct store_ops {
     int (*put_execution)(store_t *, const char *, const char *, const char *, const char *,
                          err_t *);
     int (*get_execution)(store_t *, const char *, const char *, char **, err_t *);
-    int (*list_executions)(store_t *, const char *, const char *, const char *, size_t,
-                           char ***, size_t *, err_t *);
-    int (*kv_get)(store_t *, const char *, const char *, const char *, char **, size_t *,
-                  err_t *);
+    int (*list_executions)(store_t *, const char *, const char *, const char *, size_t, char ***,
+                           size_t *, err_t *);
+    int (*kv_get)(store_t *, const char *, const char *, const char *, char **, size_t *, err_t *);
     int (*kv_put)(store_t *, const char *, const char *, const char *, const char *, size_t,
                   err_t *);
     int (*kv_delete)(store_t *, const char *, const char *, const char *, err_t *);
