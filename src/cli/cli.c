@@ -1,4 +1,623 @@
+/* The client CLI: parses a subcommand and its flags, sends one REST request (or follows a
+ * log stream) through httpc, and prints the answer either readably or, with --json, as the
+ * server's raw JSON for scripts. Every failure ends with a non-zero exit and one line on
+ * stderr: "error: <code>: <message>" (the server's own code and message when it sent one).
+ *
+ * Exit codes: 0 success, 1 a request or the function failed, 2 usage error. */
 #include "cli/cli.h"
+#include "cli/cli_print.h"
+#include "cli/httpc.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
-void cli_usage(void) { fprintf(stderr, "usage: r3e COMMAND\n"); }
-int cli_main(int argc, char **argv) { (void)argc; (void)argv; cli_usage(); return 2; }
+#include <stdlib.h>
+#include <string.h>
+
+#define CLI_VERSION "0.1.0"
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+typedef struct {
+    bool json;     /* --json: raw server JSON on stdout */
+    httpc_t *http; /* connected lazily by cli_http() */
+    const char *server;
+    char **args; /* the subcommand's own arguments (global flags removed) */
+    int nargs;
+} cli_t;
+
+void cli_usage(void) {
+    fputs("usage: r3e [--server URL] [--json] COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  server [FLAGS]                run the platform (see `r3e server --help`)\n"
+          "  deploy NAME FILE              deploy FILE (JavaScript) as a new version of NAME\n"
+          "         [--timeout MS] [--memory MB] [--isolation warm|fresh]\n"
+          "         [--concurrency N] [--env KEY=VALUE]...\n"
+          "  invoke NAME [--data JSON|@FILE|@-]   run the active version with an event\n"
+          "  ls                            list functions\n"
+          "  get NAME                      describe a function and its versions\n"
+          "  rm NAME                       delete a function (executions are kept)\n"
+          "  rollback NAME VERSION         make VERSION the active version\n"
+          "  logs NAME [-f] [--limit N]    print function logs; -f follows new lines\n"
+          "  exec ID                       show one execution record\n"
+          "  version                       print the client version\n"
+          "\n"
+          "global flags:\n"
+          "  --server URL   API address (default $R3E_SERVER or " CLI_DEFAULT_SERVER ")\n"
+          "  --json         print the server's JSON response unchanged (for scripts)\n",
+          stdout);
+}
+
+/* --- small helpers ----------------------------------------------------------------- */
+
+static int usage_error(const char *fmt, const char *arg) {
+    fputs("error: usage: ", stderr);
+    fprintf(stderr, fmt, arg ? arg : "");
+    fputs("\n(run `r3e --help` for usage)\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int fail_err(const err_t *err) {
+    fprintf(stderr, "error: %s: %s\n", err_code_name(err->code), err->msg);
+    if (err->code == R3E_EUNAVAIL)
+        fputs("hint: is `r3e server` running there? Set --server URL or R3E_SERVER.\n", stderr);
+    return EXIT_FAIL;
+}
+
+/* Reports a >= 400 response: the server's {"error":{code,message}} when present, else the
+ * status and a short excerpt of the body. With --json the raw body also goes to stdout. */
+static int fail_response(const cli_t *cli, const httpc_response_t *r) {
+    if (cli->json && r->len) printf("%s%s", r->body, r->body[r->len - 1] == '\n' ? "" : "\n");
+    json_t *root = json_loadb(r->body, r->len, 0, NULL);
+    json_t *e = json_object_get(root, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (code && msg)
+        fprintf(stderr, "error: %s: %s\n", code, msg);
+    else
+        fprintf(stderr, "error: http_%ld: %.200s\n", r->status, r->len ? r->body : "(empty)");
+    json_decref(root);
+    return EXIT_FAIL;
+}
+
+static httpc_t *cli_http(cli_t *cli, err_t *err) {
+    if (!cli->http) cli->http = httpc_create(cli->server, 0, err);
+    return cli->http;
+}
+
+/* Sends one request with a JSON body (or none). Returns 0 when any HTTP response arrived,
+ * or an exit code after reporting a transport failure. */
+static int cli_send(cli_t *cli, const char *method, const char *path, const char *body,
+                    httpc_response_t *out) {
+    err_t err = {0};
+    httpc_t *h = cli_http(cli, &err);
+    if (!h) return fail_err(&err);
+    size_t blen = body ? strlen(body) : 0;
+    if (httpc_request(h, method, path, body ? "application/json" : NULL, body, blen, out, &err))
+        return fail_err(&err);
+    return 0;
+}
+
+/* Like cli_send, but a >= 400 status is also reported and turned into an exit code; on 0,
+ * *out holds a 2xx response. */
+static int cli_call(cli_t *cli, const char *method, const char *path, const char *body,
+                    httpc_response_t *out) {
+    int rc = cli_send(cli, method, path, body, out);
+    if (rc) return rc;
+    if (out->status >= 400) {
+        int rc = fail_response(cli, out);
+        httpc_response_free(out);
+        return rc;
+    }
+    return 0;
+}
+
+/* Parses a 2xx body as JSON; reports and returns NULL when the server sent something else. */
+static json_t *parse_body(const httpc_response_t *r) {
+    json_error_t je;
+    json_t *v = json_loadb(r->body, r->len, JSON_DECODE_ANY, &je);
+    if (!v) fprintf(stderr, "error: bad_response: server sent invalid JSON: %s\n", je.text);
+    return v;
+}
+
+/* Prints the raw body for --json; returns whether it did. */
+static bool print_raw(const cli_t *cli, const httpc_response_t *r) {
+    if (!cli->json) return false;
+    fwrite(r->body, 1, r->len, stdout);
+    if (r->len == 0 || r->body[r->len - 1] != '\n') fputc('\n', stdout);
+    return true;
+}
+
+/* Builds "/prefix/<escaped seg>/suffix"; malloc'ed. */
+static char *path_with(cli_t *cli, const char *prefix, const char *seg, const char *suffix) {
+    err_t err = {0};
+    httpc_t *h = cli_http(cli, &err);
+    if (!h) {
+        fail_err(&err);
+        return NULL;
+    }
+    char *esc = httpc_escape(h, seg);
+    if (!esc) return NULL;
+    size_t n = strlen(prefix) + strlen(esc) + strlen(suffix) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s%s", prefix, esc, suffix);
+    free(esc);
+    return p;
+}
+
+/* Matches "--name VALUE" or "--name=VALUE" at args[*i]; advances *i past a separate value.
+ * Returns 1 on a match (value set), 0 when args[*i] is another flag, -1 when the value
+ * is missing. */
+static int opt_value(cli_t *cli, int *i, const char *name, const char **value) {
+    const char *a = cli->args[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= cli->nargs) return -1;
+    *value = cli->args[++*i];
+    return 1;
+}
+
+static bool parse_uint(const char *s, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > max) return false;
+    *out = v;
+    return true;
+}
+
+/* Collects positional arguments; rejects unknown flags. Returns 0 or an exit code. */
+static int want_positional(cli_t *cli, int want, const char *usage, const char **pos) {
+    int n = 0;
+    for (int i = 0; i < cli->nargs; i++) {
+        const char *a = cli->args[i];
+        if (a[0] == '-' && a[1] != '\0') return usage_error("unknown flag %s", a);
+        if (n >= want) return usage_error("%s", usage);
+        pos[n++] = a;
+    }
+    if (n != want) return usage_error("%s", usage);
+    return 0;
+}
+
+/* --- deploy ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name, *file;
+    json_t *spec; /* the request body being built */
+} deploy_args_t;
+
+/* Applies one deploy flag at args[*i]. Returns 1 when consumed, 0 when not a flag of
+ * deploy, or an exit code (negated) on a bad value. */
+static int deploy_flag(cli_t *cli, int *i, json_t *spec) {
+    static const struct {
+        const char *flag, *field;
+        long max;
+    } nums[] = {{"--timeout", "timeout_ms", 3600000},
+                {"--memory", "memory_mb", 65536},
+                {"--concurrency", "concurrency", 100000}};
+    const char *v = NULL;
+    for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+        int m = opt_value(cli, i, nums[k].flag, &v);
+        if (m < 0) return -usage_error("%s needs a value", nums[k].flag);
+        if (m == 0) continue;
+        long n;
+        if (!parse_uint(v, nums[k].max, &n)) return -usage_error("bad number for %s", nums[k].flag);
+        json_object_set_new(spec, nums[k].field, json_integer(n));
+        return 1;
+    }
+    int m = opt_value(cli, i, "--isolation", &v);
+    if (m < 0) return -usage_error("%s needs a value", "--isolation");
+    if (m > 0) {
+        if (strcmp(v, "warm") != 0 && strcmp(v, "fresh") != 0)
+            return -usage_error("--isolation must be warm or fresh (got %s)", v);
+        json_object_set_new(spec, "isolation", json_string(v));
+        return 1;
+    }
+    m = opt_value(cli, i, "--env", &v);
+    if (m < 0) return -usage_error("%s needs KEY=VALUE", "--env");
+    if (m > 0) {
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v) return -usage_error("--env needs KEY=VALUE (got %s)", v);
+        json_t *env = json_object_get(spec, "env");
+        if (!env) json_object_set_new(spec, "env", env = json_object());
+        json_object_setn_new(env, v, (size_t)(eq - v), json_string(eq + 1));
+        return 1;
+    }
+    return 0;
+}
+
+static int deploy_parse(cli_t *cli, deploy_args_t *d) {
+    int npos = 0;
+    for (int i = 0; i < cli->nargs; i++) {
+        const char *a = cli->args[i];
+        if (a[0] == '-' && a[1] != '\0') {
+            int rc = deploy_flag(cli, &i, d->spec);
+            if (rc < 0) return -rc;
+            if (rc == 0) return usage_error("unknown flag %s", a);
+            continue;
+        }
+        if (npos == 0)
+            d->name = a;
+        else if (npos == 1)
+            d->file = a;
+        else
+            return usage_error("%s", "deploy NAME FILE [flags]");
+        npos++;
+    }
+    if (npos != 2) return usage_error("%s", "deploy NAME FILE [flags]");
+    return 0;
+}
+
+/* POST creates the function or adds a version; a server that answers 409 for an existing
+ * name gets the same spec as PUT /v1/functions/{name}. */
+static int deploy_send(cli_t *cli, deploy_args_t *d, httpc_response_t *r) {
+    json_object_set_new(d->spec, "name", json_string(d->name));
+    char *body = json_dumps(d->spec, JSON_COMPACT);
+    int rc = cli_send(cli, "POST", "/v1/functions", body, r);
+    free(body);
+    if (rc || r->status != 409) goto check;
+    httpc_response_free(r);
+    json_object_del(d->spec, "name");
+    body = json_dumps(d->spec, JSON_COMPACT);
+    char *path = path_with(cli, "/v1/functions", d->name, "");
+    rc = path ? cli_send(cli, "PUT", path, body, r) : EXIT_FAIL;
+    free(path);
+    free(body);
+check:
+    if (rc == 0 && r->status >= 400) {
+        rc = fail_response(cli, r);
+        httpc_response_free(r);
+    }
+    return rc;
+}
+
+static int cmd_deploy(cli_t *cli) {
+    deploy_args_t d = {.spec = json_object()};
+    httpc_response_t r;
+    int rc = deploy_parse(cli, &d);
+    if (rc) goto out;
+    size_t len = 0;
+    char *code = util_read_file(strcmp(d.file, "-") == 0 ? "/dev/stdin" : d.file, &len);
+    if (!code) {
+        fprintf(stderr, "error: invalid_argument: cannot read %s: %s\n", d.file, strerror(errno));
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    json_object_set_new(d.spec, "code", json_stringn(code, len));
+    free(code);
+    if (!json_object_get(d.spec, "code")) {
+        fprintf(stderr, "error: invalid_argument: %s is not valid UTF-8 text\n", d.file);
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    rc = deploy_send(cli, &d, &r);
+    if (rc) goto out;
+    if (!print_raw(cli, &r)) {
+        json_t *v = parse_body(&r);
+        if (v)
+            cli_print_deployed(v);
+        else
+            rc = EXIT_FAIL;
+        json_decref(v);
+    }
+    httpc_response_free(&r);
+out:
+    json_decref(d.spec);
+    return rc;
+}
+
+/* --- invoke ---------------------------------------------------------------------- */
+
+/* Resolves --data: inline JSON, @file, or @- for stdin. Returns malloc'ed text or NULL
+ * after reporting. */
+static char *invoke_event(const char *data) {
+    char *text;
+    size_t len;
+    if (!data) return strdup("{}");
+    if (data[0] == '@') {
+        const char *path = strcmp(data + 1, "-") == 0 ? "/dev/stdin" : data + 1;
+        text = util_read_file(path, &len);
+        if (!text) {
+            fprintf(stderr, "error: invalid_argument: cannot read %s: %s\n", data + 1,
+                    strerror(errno));
+            return NULL;
+        }
+    } else {
+        text = strdup(data);
+        len = strlen(text);
+    }
+    json_error_t je;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    if (!v) {
+        fprintf(stderr, "error: invalid_argument: --data is not valid JSON: %s (line %d)\n",
+                je.text, je.line);
+        free(text);
+        return NULL;
+    }
+    json_decref(v);
+    return text;
+}
+
+static int cmd_invoke(cli_t *cli) {
+    const char *name = NULL, *data = NULL;
+    for (int i = 0; i < cli->nargs; i++) {
+        const char *a = cli->args[i];
+        int m = opt_value(cli, &i, "--data", &data);
+        if (m == 0) m = opt_value(cli, &i, "-d", &data);
+        if (m < 0) return usage_error("%s needs a value", "--data");
+        if (m > 0) continue;
+        if (a[0] == '-' && a[1] != '\0') return usage_error("unknown flag %s", a);
+        if (name) return usage_error("%s", "invoke NAME [--data JSON|@FILE]");
+        name = a;
+    }
+    if (!name) return usage_error("%s", "invoke NAME [--data JSON|@FILE]");
+    char *event = invoke_event(data);
+    if (!event) return EXIT_FAIL;
+    char *path = path_with(cli, "/v1/functions", name, "/invoke");
+    httpc_response_t r;
+    int rc = path ? cli_call(cli, "POST", path, event, &r) : EXIT_FAIL;
+    free(path);
+    free(event);
+    if (rc) return rc;
+    json_t *v = parse_body(&r);
+    if (!v)
+        rc = EXIT_FAIL;
+    else if (!print_raw(cli, &r))
+        cli_print_execution(v, true);
+    const char *status = json_string_value(json_object_get(v, "status"));
+    if (v && (!status || strcmp(status, "ok") != 0)) {
+        cli_print_function_failure(v);
+        rc = EXIT_FAIL;
+    }
+    json_decref(v);
+    httpc_response_free(&r);
+    return rc;
+}
+
+/* --- ls / get / rm / rollback / exec --------------------------------------------- */
+
+/* GET path, then print readably with fn (or raw with --json). */
+static int get_and_print(cli_t *cli, const char *path, void (*fn)(json_t *)) {
+    httpc_response_t r;
+    int rc = cli_call(cli, "GET", path, NULL, &r);
+    if (rc) return rc;
+    if (!print_raw(cli, &r)) {
+        json_t *v = parse_body(&r);
+        if (v)
+            fn(v);
+        else
+            rc = EXIT_FAIL;
+        json_decref(v);
+    }
+    httpc_response_free(&r);
+    return rc;
+}
+
+static int cmd_ls(cli_t *cli) {
+    if (want_positional(cli, 0, "ls", NULL) != 0) return EXIT_USAGE;
+    return get_and_print(cli, "/v1/functions", cli_print_function_list);
+}
+
+static int cmd_get(cli_t *cli) {
+    const char *pos[1];
+    if (want_positional(cli, 1, "get NAME", pos) != 0) return EXIT_USAGE;
+    char *path = path_with(cli, "/v1/functions", pos[0], "");
+    int rc = path ? get_and_print(cli, path, cli_print_function) : EXIT_FAIL;
+    free(path);
+    return rc;
+}
+
+static int cmd_exec(cli_t *cli) {
+    const char *pos[1];
+    if (want_positional(cli, 1, "exec ID", pos) != 0) return EXIT_USAGE;
+    char *path = path_with(cli, "/v1/executions", pos[0], "");
+    int rc = path ? get_and_print(cli, path, cli_print_execution_record) : EXIT_FAIL;
+    free(path);
+    return rc;
+}
+
+static int cmd_rm(cli_t *cli) {
+    const char *pos[1];
+    if (want_positional(cli, 1, "rm NAME", pos) != 0) return EXIT_USAGE;
+    char *path = path_with(cli, "/v1/functions", pos[0], "");
+    httpc_response_t r;
+    int rc = path ? cli_call(cli, "DELETE", path, NULL, &r) : EXIT_FAIL;
+    free(path);
+    if (rc) return rc;
+    if (!cli->json)
+        printf("deleted %s\n", pos[0]);
+    else if (r.len)
+        print_raw(cli, &r);
+    else
+        puts("{}");
+    httpc_response_free(&r);
+    return 0;
+}
+
+static int cmd_rollback(cli_t *cli) {
+    const char *pos[2];
+    long version;
+    if (want_positional(cli, 2, "rollback NAME VERSION", pos) != 0) return EXIT_USAGE;
+    if (!parse_uint(pos[1], 0xffffffffL, &version) || version == 0)
+        return usage_error("VERSION must be a positive integer (got %s)", pos[1]);
+    char body[64];
+    snprintf(body, sizeof(body), "{\"version\":%ld}", version);
+    char *path = path_with(cli, "/v1/functions", pos[0], "/active");
+    httpc_response_t r;
+    int rc = path ? cli_call(cli, "PUT", path, body, &r) : EXIT_FAIL;
+    free(path);
+    if (rc) return rc;
+    if (!print_raw(cli, &r)) printf("%s: active version is now %ld\n", pos[0], version);
+    httpc_response_free(&r);
+    return 0;
+}
+
+/* --- logs ------------------------------------------------------------------------ */
+
+typedef struct {
+    bool json;
+    char *line; /* partial line carried between chunks */
+    size_t len, cap;
+} log_stream_t;
+
+static void logs_emit(log_stream_t *s, const char *line, size_t n) {
+    while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' '))
+        n--;
+    if (n == 0) return; /* keep-alive blank lines */
+    if (s->json) {
+        fwrite(line, 1, n, stdout);
+        fputc('\n', stdout);
+    } else {
+        cli_print_log_line(line, n);
+    }
+    fflush(stdout);
+}
+
+/* Splits the stream into lines; a line may span chunks. */
+static int logs_chunk(const char *data, size_t n, void *ud) {
+    log_stream_t *s = ud;
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            logs_emit(s, s->line ? s->line : "", s->len);
+            s->len = 0;
+            continue;
+        }
+        if (s->len + 1 >= s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 1024;
+            char *p = realloc(s->line, cap);
+            if (!p) return 1;
+            s->line = p;
+            s->cap = cap;
+        }
+        s->line[s->len++] = data[i];
+    }
+    return 0;
+}
+
+static int cmd_logs(cli_t *cli) {
+    const char *name = NULL, *limit = NULL;
+    bool follow = false;
+    for (int i = 0; i < cli->nargs; i++) {
+        const char *a = cli->args[i];
+        if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
+            follow = true;
+            continue;
+        }
+        int m = opt_value(cli, &i, "--limit", &limit);
+        if (m < 0) return usage_error("%s needs a value", "--limit");
+        if (m > 0) continue;
+        if (a[0] == '-' && a[1] != '\0') return usage_error("unknown flag %s", a);
+        if (name) return usage_error("%s", "logs NAME [-f]");
+        name = a;
+    }
+    long lim = 0;
+    if (!name) return usage_error("%s", "logs NAME [-f]");
+    if (limit && !parse_uint(limit, 1000000, &lim)) return usage_error("bad --limit %s", limit);
+    char suffix[64];
+    snprintf(suffix, sizeof(suffix), "/logs%s%s", follow ? "?follow=1" : "", "");
+    if (lim) {
+        size_t k = strlen(suffix);
+        snprintf(suffix + k, sizeof(suffix) - k, "%climit=%ld", follow ? '&' : '?', lim);
+    }
+    char *path = path_with(cli, "/v1/functions", name, suffix);
+    if (!path) return EXIT_FAIL;
+    log_stream_t s = {.json = cli->json};
+    long status = 0;
+    char *errbody = NULL;
+    err_t err = {0};
+    int rc = httpc_stream(cli->http, path, logs_chunk, &s, &status, &errbody, &err);
+    free(path);
+    if (rc != 0) {
+        rc = fail_err(&err);
+    } else if (status >= 400) {
+        httpc_response_t r = {
+            .status = status, .body = errbody, .len = strlen(errbody ? errbody : "")};
+        rc = errbody ? fail_response(cli, &r) : (fprintf(stderr, "error: http_%ld\n", status), 1);
+    } else if (s.len) {
+        logs_emit(&s, s.line, s.len); /* last line without a newline */
+    }
+    free(errbody);
+    free(s.line);
+    return rc;
+}
+
+/* --- dispatch -------------------------------------------------------------------- */
+
+static int cmd_version(cli_t *cli) {
+    if (want_positional(cli, 0, "version", NULL) != 0) return EXIT_USAGE;
+    if (cli->json)
+        printf("{\"version\":\"%s\"}\n", CLI_VERSION);
+    else
+        printf("r3e %s\n", CLI_VERSION);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(cli_t *);
+} commands[] = {
+    {"deploy", cmd_deploy}, {"invoke", cmd_invoke},     {"ls", cmd_ls},
+    {"list", cmd_ls},       {"get", cmd_get},           {"rm", cmd_rm},
+    {"delete", cmd_rm},     {"rollback", cmd_rollback}, {"logs", cmd_logs},
+    {"exec", cmd_exec},     {"version", cmd_version},
+};
+
+/* Removes the global flags (--server, --json, --help) wherever they appear, leaving the
+ * command name first in rest[]. Returns 0, 1 for help, or an exit code for errors. */
+static int parse_globals(int argc, char **argv, cli_t *cli, char **rest, int *nrest) {
+    *nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            cli->json = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            return 1;
+        } else if (strncmp(a, "--server=", 9) == 0) {
+            cli->server = a + 9;
+        } else if (strcmp(a, "--server") == 0) {
+            if (i + 1 >= argc) return usage_error("%s", "--server needs a URL");
+            cli->server = argv[++i];
+        } else {
+            rest[(*nrest)++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+int cli_main(int argc, char **argv) {
+    cli_t cli = {0};
+    const char *env = getenv("R3E_SERVER");
+    cli.server = env && *env ? env : CLI_DEFAULT_SERVER;
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int nrest = 0, rc = parse_globals(argc, argv, &cli, rest, &nrest);
+    if (rc == 1) {
+        cli_usage();
+        rc = EXIT_OK;
+    } else if (rc == 0 && nrest == 0) {
+        rc = usage_error("%s", "missing COMMAND");
+    } else if (rc == 0) {
+        rc = -1;
+        for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+            if (strcmp(rest[0], commands[k].name) != 0) continue;
+            cli.args = rest + 1;
+            cli.nargs = nrest - 1;
+            httpc_global_init();
+            rc = commands[k].run(&cli);
+            httpc_destroy(cli.http);
+            httpc_global_cleanup();
+            break;
+        }
+        if (rc < 0) rc = usage_error("unknown command \"%s\"", rest[0]);
+    }
+    free(rest);
+    return rc;
+}

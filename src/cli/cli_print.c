@@ -1,0 +1,197 @@
+/* Readable output for the CLI: tables for lists, "key: value" for single records. Kept
+ * apart from cli.c so the request logic reads without formatting noise. */
+#include "cli/cli_print.h"
+#include "core/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Times arrive as RFC 3339 strings or as epoch milliseconds; both print as RFC 3339. */
+static const char *fmt_time(json_t *v, char *buf, size_t n) {
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        util_rfc3339((uint64_t)json_integer_value(v), buf, n);
+        return buf;
+    }
+    return "-";
+}
+
+/* A scalar as text: strings unquoted, everything else as compact JSON. Returns malloc'ed. */
+static char *scalar_text(json_t *v) {
+    if (!v || json_is_null(v)) return strdup("-");
+    if (json_is_string(v)) return strdup(json_string_value(v));
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return s ? s : strdup("?");
+}
+
+static void print_kv(const char *key, const char *val) {
+    char k[64];
+    snprintf(k, sizeof(k), "%s:", key);
+    printf("%-16s %s\n", k, val);
+}
+
+static void print_kv_json(const char *key, json_t *v) {
+    char buf[40];
+    const char *k = key;
+    size_t kl = strlen(k);
+    if (kl > 3 && strcmp(k + kl - 3, "_at") == 0) {
+        print_kv(key, fmt_time(v, buf, sizeof(buf)));
+        return;
+    }
+    char *s = scalar_text(v);
+    print_kv(key, s);
+    free(s);
+}
+
+static void print_duration(json_t *us) {
+    if (!json_is_integer(us)) return;
+    double ms = (double)json_integer_value(us) / 1000.0;
+    printf("%.3f ms", ms);
+}
+
+void cli_print_deployed(json_t *v) {
+    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *sha = json_string_value(json_object_get(v, "code_sha256"));
+    printf("deployed %s version %" JSON_INTEGER_FORMAT, name ? name : "?",
+           json_integer_value(json_object_get(v, "version")));
+    if (sha) printf(" (sha256 %.12s)", sha);
+    putchar('\n');
+}
+
+void cli_print_function_list(json_t *list) {
+    json_t *fns = json_object_get(list, "functions");
+    size_t i, w = 4;
+    json_t *f;
+    json_array_foreach(fns, i, f) {
+        const char *n = json_string_value(json_object_get(f, "name"));
+        if (n && strlen(n) > w) w = strlen(n);
+    }
+    if (json_array_size(fns) == 0) {
+        puts("no functions");
+        return;
+    }
+    printf("%-*s  %-6s  %-6s  %s\n", (int)w, "NAME", "ACTIVE", "LATEST", "UPDATED");
+    json_array_foreach(fns, i, f) {
+        char buf[40];
+        const char *n = json_string_value(json_object_get(f, "name"));
+        printf("%-*s  %-6" JSON_INTEGER_FORMAT "  %-6" JSON_INTEGER_FORMAT "  %s\n", (int)w,
+               n ? n : "?", json_integer_value(json_object_get(f, "active_version")),
+               json_integer_value(json_object_get(f, "latest_version")),
+               fmt_time(json_object_get(f, "updated_at"), buf, sizeof(buf)));
+    }
+}
+
+static void print_versions(json_t *versions, json_int_t active) {
+    size_t i;
+    json_t *v;
+    printf("versions:\n  %-7s  %-6s  %-12s  %-8s  %-7s  %-9s  %s\n", "VERSION", "ACTIVE", "SHA256",
+           "TIMEOUT", "MEMORY", "ISOLATION", "CREATED");
+    json_array_foreach(versions, i, v) {
+        char t[40], tmo[24], mem[24];
+        json_int_t num = json_integer_value(json_object_get(v, "version"));
+        const char *sha = json_string_value(json_object_get(v, "code_sha256"));
+        const char *iso = json_string_value(json_object_get(v, "isolation"));
+        snprintf(tmo, sizeof(tmo), "%" JSON_INTEGER_FORMAT "ms",
+                 json_integer_value(json_object_get(v, "timeout_ms")));
+        snprintf(mem, sizeof(mem), "%" JSON_INTEGER_FORMAT "MB",
+                 json_integer_value(json_object_get(v, "memory_mb")));
+        printf("  %-7" JSON_INTEGER_FORMAT "  %-6s  %-12.12s  %-8s  %-7s  %-9s  %s\n", num,
+               num == active ? "*" : "", sha ? sha : "-", tmo, mem, iso ? iso : "-",
+               fmt_time(json_object_get(v, "created_at"), t, sizeof(t)));
+    }
+}
+
+void cli_print_function(json_t *fn) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(fn, key, v) {
+        if (json_is_array(v) || json_is_object(v)) continue;
+        print_kv_json(key, v);
+    }
+    json_t *versions = json_object_get(fn, "versions");
+    if (json_is_array(versions))
+        print_versions(versions, json_integer_value(json_object_get(fn, "active_version")));
+}
+
+static void print_logs(json_t *logs) {
+    size_t i;
+    json_t *l;
+    if (json_array_size(logs) == 0) return;
+    puts("logs:");
+    json_array_foreach(logs, i, l) {
+        const char *lvl = json_string_value(json_object_get(l, "level"));
+        const char *msg = json_string_value(json_object_get(l, "msg"));
+        char *t = scalar_text(json_object_get(l, "t"));
+        printf("  %s %-5s %s\n", t, lvl ? lvl : "log", msg ? msg : "");
+        free(t);
+    }
+}
+
+static void print_error(json_t *e) {
+    if (!json_is_object(e)) return;
+    const char *name = json_string_value(json_object_get(e, "name"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *stack = json_string_value(json_object_get(e, "stack"));
+    printf("error:\n  %s: %s\n", name ? name : "Error", msg ? msg : "");
+    if (stack && *stack) {
+        /* Indent every stack line under the error. */
+        for (const char *p = stack; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            printf("    %.*s\n", (int)n, p);
+            p += n + (nl ? 1 : 0);
+        }
+    }
+}
+
+void cli_print_execution(json_t *rec, bool from_invoke) {
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    const char *id = json_string_value(json_object_get(rec, "execution_id"));
+    const char *fn = json_string_value(json_object_get(rec, "function"));
+    print_kv("status", status ? status : "?");
+    print_kv("execution", id ? id : "-");
+    printf("%-16s %s (version %" JSON_INTEGER_FORMAT ")\n", "function:", fn ? fn : "?",
+           json_integer_value(json_object_get(rec, "version")));
+    printf("%-16s ", "duration:");
+    print_duration(json_object_get(rec, "duration_us"));
+    printf("%s\n", json_is_true(json_object_get(rec, "cold")) ? " (cold start)" : "");
+    if (!from_invoke) print_kv_json("started_at", json_object_get(rec, "started_at"));
+    print_logs(json_object_get(rec, "logs"));
+    print_error(json_object_get(rec, "error"));
+    json_t *result = json_object_get(rec, "result");
+    char *text = json_dumps(result ? result : json_null(), JSON_INDENT(2) | JSON_ENCODE_ANY);
+    printf("result:\n%s\n", text ? text : "null");
+    free(text);
+}
+
+void cli_print_execution_record(json_t *rec) {
+    cli_print_execution(rec, false);
+}
+
+void cli_print_function_failure(json_t *rec) {
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    json_t *e = json_object_get(rec, "error");
+    const char *name = json_string_value(json_object_get(e, "name"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    fflush(stdout);
+    fprintf(stderr, "error: function %s: %s%s%s\n", status ? status : "failed", name ? name : "",
+            name ? ": " : "", msg ? msg : "the function did not complete");
+}
+
+void cli_print_log_line(const char *line, size_t n) {
+    json_t *v = json_loadb(line, n, 0, NULL);
+    if (!json_is_object(v)) {
+        printf("%.*s\n", (int)n, line);
+        json_decref(v);
+        return;
+    }
+    char buf[40];
+    const char *lvl = json_string_value(json_object_get(v, "level"));
+    const char *msg = json_string_value(json_object_get(v, "msg"));
+    const char *id = json_string_value(json_object_get(v, "execution_id"));
+    printf("%s %-5s %s %s\n", fmt_time(json_object_get(v, "time"), buf, sizeof(buf)),
+           lvl ? lvl : "log", id ? id : "-", msg ? msg : "");
+    json_decref(v);
+}

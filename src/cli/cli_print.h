@@ -1,0 +1,29 @@
+/* Readable rendering of API responses for the CLI (the --json mode bypasses all of this).
+ * Every function takes a borrowed JSON value and writes to stdout, except
+ * cli_print_function_failure, which writes the one-line error to stderr. Fields the
+ * server leaves out are skipped, so newer servers with more fields still print. */
+#ifndef R3E_CLI_CLI_PRINT_H
+#define R3E_CLI_CLI_PRINT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A version object from deploy: "deployed NAME version N (sha256 …)". */
+void cli_print_deployed(json_t *version);
+/* {"functions":[…]} as a table. */
+void cli_print_function_list(json_t *list);
+/* One function with its versions (key: value, then a versions table). */
+void cli_print_function(json_t *fn);
+/* An execution record as returned by invoke: status line, logs, then the result (and
+ * the error with its stack when the function failed). */
+void cli_print_execution(json_t *rec, bool from_invoke);
+/* An execution record as returned by GET /v1/executions/{id}. */
+void cli_print_execution_record(json_t *rec);
+/* "error: <status>: <name>: <message>" on stderr for an execution that did not end ok. */
+void cli_print_function_failure(json_t *rec);
+/* One NDJSON log line ({time, level, msg, execution_id, function}); non-JSON lines are
+ * printed as they are. */
+void cli_print_log_line(const char *line, size_t n);
+
+#endif
