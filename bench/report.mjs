@@ -1,0 +1,85 @@
+// Turns the raw numbers of bench/run.sh into the markdown report (stdout).
+// argv[2]: rows file, one line per wrk run:
+//   LABEL requests seconds req/s p50_us p99_us socket_errors non2xx
+// Environment: WHEN CPU CORES LOAD_START LOAD_END REV WORKERS WRK_CMD DEPLOY_JSON RSS_JSON.
+import fs from "node:fs";
+
+const env = process.env;
+const rows = Object.fromEntries(
+  fs
+    .readFileSync(process.argv[2], "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" "))
+    .map(([label, reqs, secs, rps, p50, p99, sockErr, non2xx]) => [
+      label,
+      { reqs: +reqs, secs: +secs, rps: +rps, p50: +p50, p99: +p99, sockErr: +sockErr, non2xx: +non2xx },
+    ]),
+);
+const deploy = JSON.parse(env.DEPLOY_JSON);
+const rss = JSON.parse(env.RSS_JSON);
+
+const nginx = rows["nginx"].rps;
+const node = rows["node-cluster"].rps; // the reference: same core count as nginx and r3e
+const node1 = rows["node-1proc"].rps;
+const fmtUs = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us} µs`);
+const fmtInt = (x) => Math.round(x).toLocaleString("en-US");
+const ratio = (x) => `${x.toFixed(2)}×`;
+
+const descr = {
+  nginx: "nginx, static `return 200 \"hello\"`",
+  "node-1proc": "node `http`, 1 process",
+  "node-cluster": `node \`http\`, cluster of ${env.WORKERS} (reference)`,
+  "r3e-warm": "r3e `/fn/hello`, warm isolation",
+  "r3e-fresh": "r3e `/fn/hello-fresh`, fresh isolation",
+};
+
+const out = [];
+out.push(`# r3e benchmark results`, ``);
+out.push(`- date: ${env.WHEN}, r3e commit ${env.REV}`);
+out.push(`- machine: ${env.CORES} × ${env.CPU}; load average ${env.LOAD_START} at start, ${env.LOAD_END} at end`);
+out.push(`- command: \`make bench\` (bench/run.sh); r3e and the node cluster with ${env.WORKERS} workers, nginx with ${env.WORKERS} worker processes`);
+out.push(`- load generator: \`${env.WRK_CMD}\` after a 2 s warm-up, on the same cores as the server`);
+out.push(``);
+out.push(`| server | req/s | p50 | p99 | vs nginx | vs node cluster | vs node 1 proc | errors |`);
+out.push(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+for (const [label, r] of Object.entries(rows)) {
+  const errs = r.sockErr + r.non2xx;
+  out.push(
+    `| ${descr[label] ?? label} | ${fmtInt(r.rps)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ` +
+      `${ratio(r.rps / nginx)} | ${ratio(r.rps / node)} | ${ratio(r.rps / node1)} | ${errs} |`,
+  );
+}
+out.push(``);
+out.push(
+  `Deploy → first result (${deploy.n} deploys of new functions, each followed by its first ` +
+    `invoke, one keep-alive connection): p50 **${deploy.p50_ms} ms**, p99 ${deploy.p99_ms} ms, ` +
+    `mean ${deploy.mean_ms} ms, max ${deploy.max_ms} ms (deploy part p50 ${deploy.deploy_p50_ms} ms, ` +
+    `first invoke p50 ${deploy.invoke_p50_ms} ms).`,
+);
+out.push(``);
+const kib = (x) => `${(x / 1024).toFixed(1)} MiB`;
+out.push(
+  `RSS per warm instance (${rss.n} functions deployed then invoked once each, ` +
+    `R3E_WARM_CONTEXTS=2000 so none is evicted; sum of VmRSS of the ${rss.workers} worker ` +
+    `processes): **${rss.per_instance_kib} KiB** per instance ` +
+    `(workers ${kib(rss.before_kib)} after warm-up → ${kib(rss.after_deploy_kib)} after the deploys' ` +
+    `syntax checks → ${kib(rss.after_invoke_kib)} after the invokes; invokes alone ` +
+    `${rss.per_instance_invoke_only_kib} KiB each; idle workers at start ${kib(rss.idle_kib)}; server ` +
+    `process ${kib(rss.server_rss_kib)}).`,
+);
+out.push(``);
+
+const warm = rows["r3e-warm"].rps;
+const fresh = rows["r3e-fresh"].rps;
+const targets = [
+  ["warm hello ≥ 0.8× nginx req/s", warm / nginx >= 0.8, ratio(warm / nginx)],
+  ["warm hello ≥ 1.5× node req/s (cluster)", warm / node >= 1.5, ratio(warm / node)],
+  ["fresh ≥ 10,000 req/s", fresh >= 10000, fmtInt(fresh)],
+  ["deploy → first result p50 ≤ 1 ms", deploy.p50_ms <= 1, `${deploy.p50_ms} ms`],
+  ["≤ 1 MB RSS per warm instance", rss.per_instance_kib <= 1024, `${rss.per_instance_kib} KiB`],
+];
+out.push(`| target | measured | met |`, `|---|---:|:---:|`);
+for (const [t, ok, v] of targets) out.push(`| ${t} | ${v} | ${ok ? "yes" : "**no**"} |`);
+out.push(``);
+console.log(out.join("\n"));

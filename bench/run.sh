@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# r3e benchmark (`make bench`): one run, side by side on this machine, all on 127.0.0.1.
+#
+#   1. nginx serving a static 200 "hello"                 (the ceiling for an HTTP server)
+#   2. node `http` hello: single process and cluster      (the cluster is the reference)
+#   3. r3e warm hello through the HTTP trigger /fn/hello  (isolation "warm")
+#   4. r3e fresh hello through /fn/hello-fresh            (isolation "fresh": new context
+#                                                          per request)
+#   each with: wrk -t2 -c32 -d10s --latency -s bench/report.lua URL (after a 2 s warm-up)
+#   5. deploy -> first result latency over 1,000 deploys  (bench/driver.mjs deploy-latency)
+#   6. RSS per warm function instance, 1,000 functions     (bench/driver.mjs warm-rss)
+#
+# Prints the results and writes them to bench/out/results.md. Every process it starts runs
+# in its own process group and is killed on exit. Knobs (environment): R3E_BIN (default
+# build/r3e), BENCH_DURATION (10s), BENCH_DEPLOYS (1000), BENCH_RSS_FUNCS (1000),
+# BENCH_WORKERS (r3e worker processes and node cluster size; default nproc, min 2).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+R3E_BIN="${R3E_BIN:-$root/build/r3e}"
+DURATION="${BENCH_DURATION:-10s}"
+N_DEPLOYS="${BENCH_DEPLOYS:-1000}"
+N_RSS="${BENCH_RSS_FUNCS:-1000}"
+WORKERS="${BENCH_WORKERS:-$(nproc)}"
+[ "$WORKERS" -lt 2 ] && WORKERS=2
+THREADS=2
+CONNS=32
+WRK_CMD="wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/report.lua URL"
+
+for tool in wrk nginx node curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found (scripts/install-deps.sh bench)" >&2; exit 1; }
+done
+[ -x "$R3E_BIN" ] || { echo "bench: $R3E_BIN not built (make build)" >&2; exit 1; }
+
+tmp="$(mktemp -d /tmp/r3e-bench.XXXXXX)"
+groups=()
+cleanup() {
+  local g
+  for g in "${groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+  for g in "${groups[@]}"; do
+    for _ in $(seq 50); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$g" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*" >&2; }
+
+# start NAME CMD...: runs CMD in a new session (its own process group, so the group and
+# everything it forks can be killed at once), output to $tmp/NAME.log. Sets $started.
+start() {
+  local name="$1"
+  shift
+  setsid "$@" >"$tmp/$name.log" 2>&1 &
+  started=$!
+  groups+=("$started")
+}
+
+# stop PGID: ends one group started by start() and waits for it.
+stop() {
+  kill -TERM -- "-$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+}
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# wait_http URL: until it answers 2xx, at most 15 s.
+wait_http() {
+  for _ in $(seq 150); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not come up" >&2
+  return 1
+}
+
+# bench_url LABEL URL: warm-up, then the measured wrk run; appends a row to $tmp/rows.
+bench_url() {
+  local label="$1" url="$2" body
+  body="$(curl -fs "$url")" || { echo "bench: $url failed" >&2; return 1; }
+  [[ "$body" == *hello* ]] || { echo "bench: $url answered '$body', not hello" >&2; return 1; }
+  wrk -t$THREADS -c$CONNS -d2s "$url" >/dev/null
+  log "$label: $(cut -d' ' -f1-3 /proc/loadavg) load; wrk $DURATION"
+  wrk -t$THREADS -c$CONNS -d"$DURATION" --latency -s "$here/report.lua" "$url" >"$tmp/wrk-$label.txt"
+  local r
+  r="$(grep '^RESULT ' "$tmp/wrk-$label.txt")" || { cat "$tmp/wrk-$label.txt" >&2; return 1; }
+  echo "$label ${r#RESULT }" >>"$tmp/rows"
+  log "$label: ${r#RESULT }"
+}
+
+# --- machine --------------------------------------------------------------------------
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+cores="$(nproc)"
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+when="$(date -u '+%Y-%m-%d %H:%M UTC')"
+rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+log "machine: $cores x $cpu; load $load_start; r3e $rev; workers $WORKERS"
+: >"$tmp/rows"
+
+# --- 1. nginx --------------------------------------------------------------------------
+port="$(free_port)"
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx/nginx.conf" <<EOF
+worker_processes $WORKERS;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type text/plain; return 200 "hello"; }
+  }
+}
+EOF
+start nginx nginx -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf"
+g=$started
+wait_http "http://127.0.0.1:$port/"
+bench_url nginx "http://127.0.0.1:$port/"
+stop "$g"
+
+# --- 2. node ---------------------------------------------------------------------------
+port="$(free_port)"
+start node1 node "$here/node_hello.mjs" "$port" 0
+g=$started
+wait_http "http://127.0.0.1:$port/"
+bench_url node-1proc "http://127.0.0.1:$port/"
+stop "$g"
+
+port="$(free_port)"
+start nodeN node "$here/node_hello.mjs" "$port" "$WORKERS"
+g=$started
+wait_http "http://127.0.0.1:$port/"
+bench_url node-cluster "http://127.0.0.1:$port/"
+stop "$g"
+
+# --- 3./4. r3e -------------------------------------------------------------------------
+# start_r3e NAME: a dev server on a free port with its own data dir; sets $r3e_url, $r3e_pid.
+# Logging at warn (nginx runs with access_log off); the warm-context LRU is raised to 2000
+# per worker so that 1,000 warm functions all stay resident for the RSS measurement.
+start_r3e() {
+  rm -f "$tmp/$1.port"
+  start "$1" env R3E_LOG_LEVEL=warn R3E_WARM_CONTEXTS=2000 "$R3E_BIN" server --dev \
+    --data "$tmp/$1-data" --listen 127.0.0.1:0 --port-file "$tmp/$1.port" --workers "$WORKERS"
+  r3e_pid=$started
+  for _ in $(seq 150); do [ -s "$tmp/$1.port" ] && break; sleep 0.1; done
+  [ -s "$tmp/$1.port" ] || { cat "$tmp/$1.log" >&2; echo "bench: r3e did not start" >&2; return 1; }
+  r3e_url="http://127.0.0.1:$(cat "$tmp/$1.port")"
+  wait_http "$r3e_url/readyz"
+}
+
+deploy() { # NAME ISOLATION
+  local code='export default async function () { return { status: 200, headers: { "content-type": "text/plain" }, body: "hello" }; }'
+  local body
+  body="$(node -e 'console.log(JSON.stringify({name: process.argv[1], isolation: process.argv[2], code: process.argv[3]}))' "$1" "$2" "$code")"
+  curl -fs -X POST "$r3e_url/v1/functions" -H 'content-type: application/json' -d "$body" >/dev/null ||
+    { echo "bench: deploy $1 failed" >&2; return 1; }
+}
+
+start_r3e r3e
+deploy hello warm
+deploy hello-fresh fresh
+bench_url r3e-warm "$r3e_url/fn/hello"
+bench_url r3e-fresh "$r3e_url/fn/hello-fresh"
+
+# --- 5. deploy -> first result -----------------------------------------------------------
+log "deploy->first result: $N_DEPLOYS deploys"
+deploy_json="$(node "$here/driver.mjs" deploy-latency "$r3e_url" "$N_DEPLOYS")"
+log "deploy->first result: $deploy_json"
+stop "$r3e_pid"
+
+# --- 6. RSS per warm instance (on a new server: nothing resident but the warm-up) ----------
+start_r3e r3e-rss
+log "warm RSS: $N_RSS functions"
+rss_json="$(node "$here/driver.mjs" warm-rss "$r3e_url" "$r3e_pid" "$N_RSS")"
+log "warm RSS: $rss_json"
+stop "$r3e_pid"
+
+# --- report ------------------------------------------------------------------------------
+mkdir -p "$here/out"
+WHEN="$when" CPU="$cpu" CORES="$cores" LOAD_START="$load_start" LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
+REV="$rev" WORKERS="$WORKERS" WRK_CMD="$WRK_CMD" DEPLOY_JSON="$deploy_json" RSS_JSON="$rss_json" \
+  node "$here/report.mjs" "$tmp/rows" | tee "$here/out/results.md"
