@@ -141,7 +141,15 @@ async function warmRss(base, serverPid, n) {
     if (rec.status !== "ok") throw new Error(`invoke ${name}: status ${rec.status}`);
   }
   const after = workersRss(serverPid);
+  // Second pass: every instance must still be warm, or the per-instance figure would be
+  // diluted by evictions (the warm-context LRU bound is R3E_WARM_CONTEXTS per worker).
+  let evicted = 0;
+  for (const name of names) {
+    const inv = check(await request(base, "POST", `/v1/functions/${name}/invoke`, {}), 200, name);
+    if (JSON.parse(inv.body).cold) evicted++;
+  }
   return {
+    evicted,
     n,
     workers: after.pids,
     idle_kib: idle.kib,
