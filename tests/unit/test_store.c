@@ -581,8 +581,26 @@ static void test_open_creates_missing_directories(void **state) {
     store_close(s);
 }
 
-/* A child process writes, tells us the writes were acknowledged, and is killed with
- * SIGKILL before it can close anything: the WAL must bring every acknowledged write back. */
+/* The writer half of the kill -9 test, run in a fresh process (this binary re-executed:
+ * forking after RocksDB started its threads would not be a faithful server). Writes, tells
+ * the parent on fd 3 that the writes were acknowledged, then waits to be killed. */
+static int killed_writer(const char *dir) {
+    err_t err;
+    store_t *s = store_open(dir, &err);
+    int ok = s != NULL;
+    store_version_t spec = spec_of("default", "survivor"), out;
+    ok = ok && store_deploy(s, &spec, "code", 4, &out, &err) == 0;
+    ok = ok && store_kv_put(s, "default", "survivor", "k", "v", 1, &err) == 0;
+    ok = ok && store_put_execution(s, "default", "survivor", "01KILLED000000000000000000", "{}",
+                                   &err) == 0;
+    char c = ok ? 'y' : 'n';
+    if (write(3, &c, 1) != 1) return 1;
+    for (;;)
+        pause(); /* SIGKILL arrives here, store still open */
+}
+
+/* A child process writes, reports the writes acknowledged and is killed with SIGKILL
+ * before it can close anything: the WAL must bring every acknowledged write back. */
 static void test_acknowledged_writes_survive_kill_9(void **state) {
     fixture_t *fx = *state;
     char dir[128];
@@ -592,18 +610,10 @@ static void test_acknowledged_writes_survive_kill_9(void **state) {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        err_t err;
-        store_t *s = store_open(dir, &err);
-        int ok = s != NULL;
-        store_version_t spec = spec_of("default", "survivor"), out;
-        ok = ok && store_deploy(s, &spec, "code", 4, &out, &err) == 0;
-        ok = ok && store_kv_put(s, "default", "survivor", "k", "v", 1, &err) == 0;
-        ok = ok && store_put_execution(s, "default", "survivor", "01KILLED000000000000000000", "{}",
-                                       &err) == 0;
-        char c = ok ? 'y' : 'n';
-        if (write(pipefd[1], &c, 1) != 1) _exit(1);
-        for (;;)
-            pause(); /* killed here, store still open */
+        if (dup2(pipefd[1], 3) < 0) _exit(1);
+        char *argv[] = {"test_store", "--killed-writer", dir, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
     }
     close(pipefd[1]);
     char c = 0;
@@ -682,7 +692,8 @@ static void test_concurrent_deploys_get_distinct_consecutive_versions(void **sta
     store_versions_free(vs, n);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--killed-writer") == 0) return killed_writer(argv[2]);
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_deploy_creates_v1_active_with_defaults),
