@@ -1,7 +1,437 @@
+/* `r3e server`: lifecycle (config, store, runtime, HTTP daemon, signals, drain) and the
+ * libmicrohttpd access handler that turns MHD's callback protocol into one call of a
+ * route handler per request.
+ *
+ * Threading: MHD runs a thread per connection. runtime_invoke() blocks for the length of
+ * an invocation, and a blocked connection thread costs nothing but its stack, so this is
+ * the simple correct model (no suspend/resume hand-off, keep-alive works). */
 #include "api/server.h"
+
+#include "api/api.h"
+#include "core/util.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SRV_DRAIN_MS 10000
+
+#define ROUTE(m, p, h)                                                                             \
+    { m, p, (route_fn)(h) }
+static const route_t srv_routes[] = {
+    ROUTE("GET", "/healthz", api_h_healthz),
+    ROUTE("GET", "/readyz", api_h_readyz),
+    ROUTE("GET", "/metrics", api_h_metrics),
+    ROUTE("POST", "/v1/functions", api_h_deploy),
+    ROUTE("GET", "/v1/functions", api_h_list_functions),
+    ROUTE("GET", "/v1/functions/{name}", api_h_get_function),
+    ROUTE("PUT", "/v1/functions/{name}", api_h_redeploy),
+    ROUTE("DELETE", "/v1/functions/{name}", api_h_delete_function),
+    ROUTE("PUT", "/v1/functions/{name}/active", api_h_set_active),
+    ROUTE("POST", "/v1/functions/{name}/invoke", api_h_invoke),
+    ROUTE("GET", "/v1/functions/{name}/executions", api_h_list_executions),
+    ROUTE("GET", "/v1/functions/{name}/logs", api_h_logs),
+    ROUTE("GET", "/v1/executions/{id}", api_h_get_execution),
+    ROUTE("*", "/fn/{name}/*", api_h_trigger),
+};
+
+/* ---- system endpoints ---------------------------------------------------------------- */
+
+void api_h_healthz(http_req_t *r, const route_match_t *m) {
+    (void)m;
+    static const char ok[] = "{\"status\":\"ok\"}";
+    http_send_static(r, 200, NULL, ok, sizeof ok - 1);
+}
+
+void api_h_readyz(http_req_t *r, const route_match_t *m) {
+    (void)m;
+    runtime_stats_t st = {0};
+    runtime_stats(r->api->rt, &st);
+    bool ready =
+        r->api->store && !atomic_load(&r->api->stopping) && st.workers_idle + st.workers_busy >= 1;
+    json_t *o = json_pack("{s:s,s:i,s:i,s:i}", "status", ready ? "ready" : "not_ready",
+                          "workers_total", st.workers_total, "workers_idle", st.workers_idle,
+                          "workers_busy", st.workers_busy);
+    if (ready) {
+        http_send_json(r, 200, o);
+        return;
+    }
+    json_decref(o);
+    http_send_error(r, R3E_EUNAVAIL, "%s",
+                    atomic_load(&r->api->stopping) ? "shutting down" : "no live worker");
+}
+
+void api_h_metrics(http_req_t *r, const route_match_t *m) {
+    (void)m;
+    runtime_stats_t st = {0};
+    runtime_stats(r->api->rt, &st);
+    char *text = metrics_render(st.workers_total, st.workers_idle);
+    if (!text) {
+        http_send_error(r, R3E_EINTERNAL, "could not render metrics");
+        return;
+    }
+    http_send_owned(r, 200, "text/plain; version=0.0.4", text, strlen(text));
+}
+
+/* ---- MHD callbacks -------------------------------------------------------------------- */
+
+void api_conn_extend_timeout(http_req_t *r, uint64_t ms) {
+    unsigned secs = (unsigned)((ms + 999) / 1000) + (unsigned)r->api->cfg.conn_timeout_s;
+    MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, secs);
+    r->timeout_raised = true;
+}
+
+static void srv_dispatch(http_req_t *r) {
+    route_match_t m;
+    if (atomic_load(&r->api->stopping)) {
+        http_send_error(r, R3E_EUNAVAIL, "server is shutting down");
+        return;
+    }
+    switch (
+        router_match(srv_routes, sizeof srv_routes / sizeof srv_routes[0], r->method, r->url, &m)) {
+    case ROUTE_FOUND:
+        ((api_handler_fn)m.route->handler)(r, &m);
+        break;
+    case ROUTE_BAD_METHOD: {
+        size_t len;
+        char msg[160];
+        snprintf(msg, sizeof msg, "method %.16s not allowed (allowed: %s)", r->method, m.allow);
+        char *body = http_error_body(err_code_name(R3E_EMETHOD), msg, NULL, &len);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(body);
+            break;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, m.allow);
+        http_queue(r, 405, resp);
+        break;
+    }
+    case ROUTE_NOT_FOUND:
+        http_send_error(r, R3E_ENOTFOUND, "no route for %.16s %.200s", r->method, r->url);
+        break;
+    }
+    if (!r->status) http_send_error(r, R3E_EINTERNAL, "the handler sent no response");
+}
+
+/* First call: headers only -- set up state and return without queueing (a response
+ * queued now would go out with Connection: close). Later calls: body chunks, then a final
+ * call with *upload_data_size == 0 where the route handler runs. */
+static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    (void)version;
+    api_t *api = cls;
+    http_req_t *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        atomic_fetch_add(&api->active, 1);
+        r->api = api;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        r->start_us = util_now_us();
+        r->quiet = strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
+                   strcmp(url, "/readyz") == 0;
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (rid && http_request_id_ok(rid))
+            snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+        else
+            util_ulid(r->request_id);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > api->cfg.max_body) {
+            /* reject before reading: here Connection: close is exactly what we want */
+            http_send_error(r, R3E_ETOOBIG, "request body of %s bytes exceeds the limit of %zu", cl,
+                            api->cfg.max_body);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->status || r->body_too_big) return MHD_YES; /* answered: discard the rest */
+        err_t e;
+        if (http_body_append(&r->body, &r->body_len, &r->body_cap, upload_data, n,
+                             api->cfg.max_body, &e) < 0) {
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            r->body_too_big = true;
+        }
+        return MHD_YES;
+    }
+    if (r->status) return MHD_YES;
+    if (r->body_too_big)
+        http_send_error(r, R3E_ETOOBIG, "request body exceeds the limit of %zu bytes",
+                        api->cfg.max_body);
+    else
+        srv_dispatch(r);
+    return MHD_YES;
+}
+
+static json_t *srv_json_str(const char *s) {
+    json_t *v = json_string(s);
+    return v ? v : json_string("(not UTF-8)");
+}
+
+static void srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                          enum MHD_RequestTerminationCode toe) {
+    api_t *api = cls;
+    http_req_t *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    uint64_t dur = util_now_us() - r->start_us;
+    log_level_t lvl = r->quiet ? LOG_DEBUG : LOG_INFO;
+    if (log_enabled(lvl)) {
+        json_t *x = json_object();
+        json_object_set_new(x, "method", srv_json_str(r->method));
+        json_object_set_new(x, "path", srv_json_str(r->url));
+        json_object_set_new(x, "status", json_integer(r->status));
+        json_object_set_new(x, "duration_us", json_integer((json_int_t)dur));
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            json_object_set_new(x, "terminated", json_integer((json_int_t)toe));
+        log_json(lvl, &(log_ctx_t){.request_id = r->request_id, .function = r->function}, x,
+                 "request");
+    }
+    metrics_http_request(r->status);
+    if (r->timeout_raised)
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)api->cfg.conn_timeout_s);
+    free(r->body);
+    free(r);
+    atomic_fetch_sub(&api->active, 1);
+}
+
+static void srv_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_msg(LOG_WARN, NULL, "http: %s", msg);
+}
+
+/* ---- signals: a self-pipe, so no signal mask games leak into forked workers ------------ */
+
+static int srv_sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t srv_sig_count;
+
+static void srv_on_signal(int sig) {
+    int saved = errno;
+    if (++srv_sig_count >= 2) {
+        static const char m[] = "second signal: exiting without draining\n";
+        ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
+        (void)w;
+        _exit(130);
+    }
+    unsigned char b = (unsigned char)sig;
+    ssize_t w = write(srv_sig_pipe[1], &b, 1);
+    (void)w;
+    errno = saved;
+}
+
+static int srv_signals_install(void) {
+    if (pipe2(srv_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
+    struct sigaction sa = {0};
+    sa.sa_handler = srv_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a vanished client must not kill the server */
+    return 0;
+}
+
+static int srv_signals_wait(void) {
+    for (;;) {
+        struct pollfd p = {.fd = srv_sig_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) return -1;
+        unsigned char b;
+        if (read(srv_sig_pipe[0], &b, 1) == 1) return b;
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static int srv_mkdirs(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int srv_resolve(const api_config_t *cfg, struct sockaddr_storage *ss, err_t *err) {
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(cfg->host, NULL, &hints, &res);
+    if (rc != 0 || !res)
+        return err_set(err, R3E_EINVAL, "cannot resolve listen address \"%s\": %s", cfg->host,
+                       gai_strerror(rc));
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET)
+        ((struct sockaddr_in *)ss)->sin_port = htons(cfg->port);
+    else
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(cfg->port);
+    return 0;
+}
+
+static int srv_write_port_file(const char *path, unsigned port) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%u\n", port);
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path); /* readers never see a half-written file */
+}
+
+static struct MHD_Daemon *srv_start_http(api_t *api, err_t *err) {
+    struct sockaddr_storage ss;
+    if (srv_resolve(&api->cfg, &ss, err) < 0) return NULL;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, api->cfg.port, NULL, NULL, srv_access, api, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log,
+        api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)api->cfg.conn_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        srv_completed, api, MHD_OPTION_END);
+    if (!d)
+        err_set(err, R3E_EIO, "cannot listen on %s (address in use or not permitted?)",
+                api->cfg.listen);
+    return d;
+}
+
+static void srv_log_listening(const api_config_t *cfg, unsigned port) {
+    char addr[300];
+    if (strchr(cfg->host, ':'))
+        snprintf(addr, sizeof addr, "[%s]:%u", cfg->host, port);
+    else
+        snprintf(addr, sizeof addr, "%s:%u", cfg->host, port);
+    log_json(LOG_INFO, NULL, json_pack("{s:s}", "addr", addr), "listening");
+}
+
+/* Stop accepting, let in-flight requests finish (bounded), then tear down in reverse. */
+static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
+    log_info("shutdown: no longer accepting connections");
+    atomic_store(&api->stopping, true);
+    MHD_socket lfd = MHD_quiesce_daemon(d);
+    logbus_close(api->bus); /* ends log followers, which would otherwise never finish */
+    uint64_t deadline = util_now_us() + (uint64_t)SRV_DRAIN_MS * 1000;
+    while (atomic_load(&api->active) > 0 && util_now_us() < deadline)
+        usleep(10 * 1000);
+    int left = atomic_load(&api->active);
+    if (left > 0)
+        log_warn("shutdown: %d requests still running after %d ms", left, SRV_DRAIN_MS);
+    else
+        log_info("shutdown: in-flight requests finished");
+    MHD_stop_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    log_info("shutdown: http stopped");
+    runtime_stop(api->rt, 2000);
+    api->rt = NULL;
+    log_info("shutdown: workers stopped");
+    store_close(api->store);
+    api->store = NULL;
+    log_info("shutdown: store closed");
+}
+
 int server_main(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "server: under construction\n");
-    return 1;
+    log_init("server");
+    api_t *api = calloc(1, sizeof *api);
+    if (!api) return 1;
+    err_t err;
+    if (api_config_parse(&api->cfg, argc, argv, &err) < 0) {
+        fprintf(stderr, "r3e server: %s\n", err.msg);
+        api_config_usage();
+        free(api);
+        return 2;
+    }
+    if (api->cfg.help) {
+        api_config_usage();
+        free(api);
+        return 0;
+    }
+    int rc = 1;
+    struct MHD_Daemon *d = NULL;
+    metrics_init();
+    api->bus = logbus_new();
+    if (srv_signals_install() < 0 || !api->bus) {
+        log_error("cannot set up signal handling");
+        goto out;
+    }
+    if (srv_mkdirs(api->cfg.data) < 0) {
+        log_error("cannot create data directory %s: %s", api->cfg.data, strerror(errno));
+        goto out;
+    }
+    api->store = store_open(api->cfg.data, &err);
+    if (!api->store) {
+        log_error("cannot open the store in %s: %s", api->cfg.data, err.msg);
+        goto out;
+    }
+    log_info("store opened at %s", api->cfg.data);
+    runtime_config_t rc_cfg = {
+        .workers = api->cfg.workers,
+        .store = api->store,
+        .egress_allow = api->cfg.egress_allow[0] ? api->cfg.egress_allow : NULL,
+        .queue_timeout_ms = api->cfg.queue_timeout_ms,
+        .default_concurrency = api->cfg.default_concurrency,
+        .warm_contexts = 0, /* runtime default, R3E_WARM_CONTEXTS */
+    };
+    api->rt = runtime_start(&rc_cfg, &err);
+    if (!api->rt) {
+        log_error("cannot start the worker pool: %s", err.msg);
+        goto out;
+    }
+    log_info("runtime started");
+    d = srv_start_http(api, &err);
+    if (!d) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : api->cfg.port;
+    srv_log_listening(&api->cfg, port);
+    if (api->cfg.port_file[0] && srv_write_port_file(api->cfg.port_file, port) < 0)
+        log_warn("cannot write the port file %s: %s", api->cfg.port_file, strerror(errno));
+    int sig = srv_signals_wait();
+    log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    srv_shutdown(api, d);
+    d = NULL;
+    rc = 0;
+out:
+    if (d) MHD_stop_daemon(d);
+    runtime_stop(api->rt, 0);
+    store_close(api->store);
+    logbus_free(api->bus);
+    metrics_shutdown();
+    if (rc == 0) log_info("stopped");
+    free(api);
+    return rc;
 }

@@ -1,0 +1,154 @@
+/* Server settings. Flags win over the environment so a one-off `--workers 1` overrides a
+ * deployment's R3E_WORKERS without editing it. */
+#include "api/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_config_usage(void) {
+    fprintf(stderr,
+            "usage: r3e server (--dev | --data DIR) [options]\n"
+            "  --dev                  listen on 127.0.0.1:8080, data in ./r3e-data\n"
+            "  --data DIR             RocksDB data directory            (R3E_DATA)\n"
+            "  --listen ADDR:PORT     listen address, port 0 = any      (R3E_LISTEN)\n"
+            "  --workers N            worker processes, 0 = CPUs        (R3E_WORKERS)\n"
+            "  --egress-allow LIST    fetch() allow-list: CIDRs, hosts  (R3E_EGRESS_ALLOW)\n"
+            "  --max-body BYTES       request body cap, default 6 MiB   (R3E_MAX_BODY)\n"
+            "  --queue-timeout-ms N   wait for a free worker, then 503  (R3E_QUEUE_TIMEOUT_MS)\n"
+            "  --connection-timeout S idle connection timeout, default 30\n"
+            "  --default-concurrency N  per-function in-flight cap when unset (runtime default)\n"
+            "  --port-file PATH       write the bound port to PATH once listening\n");
+}
+
+static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return err_set(err, R3E_EINVAL, "%s must be an integer in %ld..%ld, got \"%s\"", what, lo,
+                       hi, s);
+    *out = v;
+    return 0;
+}
+
+static int config_copy(char *dst, size_t cap, const char *what, const char *s, err_t *err) {
+    if (strlen(s) >= cap) return err_set(err, R3E_EINVAL, "%s is too long", what);
+    memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
+int api_config_split_listen(const char *listen, char *host, size_t hostcap, uint16_t *port,
+                            err_t *err) {
+    const char *colon = strrchr(listen, ':');
+    if (!colon) return err_set(err, R3E_EINVAL, "--listen wants ADDR:PORT, got \"%s\"", listen);
+    const char *h = listen;
+    size_t hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') h++, hlen -= 2;
+    if (hlen == 0) h = "0.0.0.0", hlen = 7;
+    if (hlen >= hostcap) return err_set(err, R3E_EINVAL, "--listen address is too long");
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    long p;
+    if (config_int("--listen port", colon + 1, 0, 65535, &p, err) < 0) return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* Applies one setting by its flag name; shared by flags and environment. */
+static int config_set(api_config_t *c, const char *flag, const char *v, err_t *err) {
+    long n;
+    if (strcmp(flag, "--data") == 0) return config_copy(c->data, sizeof c->data, flag, v, err);
+    if (strcmp(flag, "--listen") == 0)
+        return config_copy(c->listen, sizeof c->listen, flag, v, err);
+    if (strcmp(flag, "--egress-allow") == 0)
+        return config_copy(c->egress_allow, sizeof c->egress_allow, flag, v, err);
+    if (strcmp(flag, "--port-file") == 0)
+        return config_copy(c->port_file, sizeof c->port_file, flag, v, err);
+    if (strcmp(flag, "--workers") == 0) {
+        if (config_int(flag, v, 0, 1024, &n, err) < 0) return -1;
+        c->workers = (int)n;
+    } else if (strcmp(flag, "--max-body") == 0) {
+        if (config_int(flag, v, 1024, 1L << 30, &n, err) < 0) return -1;
+        c->max_body = (size_t)n;
+    } else if (strcmp(flag, "--queue-timeout-ms") == 0) {
+        if (config_int(flag, v, 1, 600000, &n, err) < 0) return -1;
+        c->queue_timeout_ms = (int)n;
+    } else if (strcmp(flag, "--connection-timeout") == 0) {
+        if (config_int(flag, v, 1, 3600, &n, err) < 0) return -1;
+        c->conn_timeout_s = (int)n;
+    } else if (strcmp(flag, "--default-concurrency") == 0) {
+        if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
+        c->default_concurrency = (uint32_t)n;
+    } else {
+        return err_set(err, R3E_EINVAL, "unknown option %s (see r3e server --help)", flag);
+    }
+    return 0;
+}
+
+static const struct {
+    const char *env, *flag;
+} config_env[] = {
+    {"R3E_DATA", "--data"},         {"R3E_LISTEN", "--listen"},
+    {"R3E_WORKERS", "--workers"},   {"R3E_EGRESS_ALLOW", "--egress-allow"},
+    {"R3E_MAX_BODY", "--max-body"}, {"R3E_QUEUE_TIMEOUT_MS", "--queue-timeout-ms"},
+};
+
+int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
+    memset(c, 0, sizeof *c);
+    c->max_body = CONFIG_DEFAULT_MAX_BODY;
+    c->queue_timeout_ms = 5000;
+    c->conn_timeout_s = 30;
+    c->default_concurrency = 0; /* runtime default */
+    bool seen[sizeof config_env / sizeof config_env[0]] = {0};
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--dev") == 0) {
+            c->dev = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            c->help = true;
+            return 0;
+        }
+        char flag[64];
+        const char *val;
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof flag) {
+            memcpy(flag, a, (size_t)(eq - a)); /* --flag=value */
+            flag[eq - a] = '\0';
+            val = eq + 1;
+        } else {
+            if (strlen(a) >= sizeof flag)
+                return err_set(err, R3E_EINVAL, "unknown option %.60s", a);
+            strcpy(flag, a);
+            if (strncmp(a, "--", 2) != 0)
+                return err_set(err, R3E_EINVAL, "unexpected argument \"%s\"", a);
+            if (i + 1 >= argc) return err_set(err, R3E_EINVAL, "%s needs a value", a);
+            val = argv[++i];
+        }
+        if (config_set(c, flag, val, err) < 0) return -1;
+        for (size_t k = 0; k < sizeof config_env / sizeof config_env[0]; k++)
+            if (strcmp(config_env[k].flag, flag) == 0) seen[k] = true;
+    }
+    for (size_t k = 0; k < sizeof config_env / sizeof config_env[0]; k++) {
+        const char *v = getenv(config_env[k].env);
+        if (seen[k] || !v || !*v) continue;
+        err_t e;
+        if (config_set(c, config_env[k].flag, v, &e) < 0)
+            return err_set(err, R3E_EINVAL, "%s: %s", config_env[k].env, e.msg);
+    }
+    if (c->dev) {
+        if (!c->data[0]) strcpy(c->data, "./r3e-data");
+        if (!c->listen[0]) strcpy(c->listen, "127.0.0.1:8080");
+    }
+    if (!c->data[0])
+        return err_set(err, R3E_EINVAL,
+                       "no data directory: pass --dev for a local development server "
+                       "(127.0.0.1:8080, data in ./r3e-data) or --data DIR (or R3E_DATA) "
+                       "for a persistent one");
+    if (!c->listen[0]) strcpy(c->listen, "127.0.0.1:8080");
+    return api_config_split_listen(c->listen, c->host, sizeof c->host, &c->port, err);
+}

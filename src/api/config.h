@@ -1,0 +1,37 @@
+/* `r3e server` settings: flags, then R3E_* environment for what flags left unset, then
+ * defaults. Parsing is separate from the server so it can be unit-tested. */
+#ifndef R3E_API_CONFIG_H
+#define R3E_API_CONFIG_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_MAX_BODY (6u * 1024 * 1024)
+
+typedef struct {
+    bool dev;
+    char data[1024];              /* data directory (RocksDB) */
+    char listen[256];             /* "ADDR:PORT" as given */
+    char host[200];               /* parsed from listen */
+    uint16_t port;                /* 0 = pick a free port */
+    int workers;                  /* 0 = runtime default (CPUs) */
+    char egress_allow[1024];      /* "" = default policy */
+    size_t max_body;              /* request body cap in bytes */
+    int queue_timeout_ms;         /* wait for an idle worker before 503 */
+    int conn_timeout_s;           /* idle connection timeout (slow clients) */
+    uint32_t default_concurrency; /* per-function in-flight cap when a version says 0 */
+    char port_file[1024];         /* write the bound port here once listening ("" = no) */
+    bool help;
+} api_config_t;
+
+/* argv[0] is "server". Returns 0, or -1 with R3E_EINVAL and a message for the operator. */
+int api_config_parse(api_config_t *cfg, int argc, char **argv, err_t *err);
+/* Splits "host:port", "[v6]:port" or ":port" (host -> 0.0.0.0). */
+int api_config_split_listen(const char *listen, char *host, size_t hostcap, uint16_t *port,
+                            err_t *err);
+void api_config_usage(void);
+
+#endif
