@@ -1,0 +1,499 @@
+/* eth_tool: exposes src/chain/eth to the ethers differential test
+ * (tests/e2e/eth_diff.test.mjs). Reads JSON lines {"id","kind","in"} on stdin and prints one
+ * line per case: {"id","out":…} or {"id","error":"message"}. The output shapes match what
+ * tests/eth/gen.mjs computes with ethers v6.
+ *
+ *   eth_tool            differential mode (stdin -> stdout)
+ *   eth_tool --bench    keccak / sign / recover throughput */
+#include "chain/eth/eth.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small JSON helpers ---- */
+
+static json_t *jhex(const uint8_t *p, size_t n) {
+    char *s = eth_hex(p, n);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *jaddr(const uint8_t a[20]) {
+    char s[43];
+    eth_address_checksum(a, s);
+    return json_string(s);
+}
+
+static json_t *ju256(const eth_u256_t *v) {
+    char s[80];
+    eth_u256_to_dec(v, false, s);
+    return json_string(s);
+}
+
+static json_t *ju64(uint64_t v) {
+    char s[32];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
+    return json_string(s);
+}
+
+static int get_hex(const json_t *in, const char *key, uint8_t **p, size_t *n, err_t *err) {
+    return eth_hex_decode(json_string_value(json_object_get(in, key)), p, n, key, err);
+}
+
+static int get_fixed(const json_t *in, const char *key, uint8_t *out, size_t n, err_t *err) {
+    return eth_hex_decode_fixed(json_string_value(json_object_get(in, key)), out, n, key, err);
+}
+
+static int get_u64(const json_t *in, const char *key, uint64_t *out, err_t *err) {
+    eth_u256_t v;
+    if (eth_u256_from_json(json_object_get(in, key), 64, false, &v, key, err) < 0) return -1;
+    uint64_t x = 0;
+    for (int i = 24; i < 32; i++)
+        x = x << 8 | v.b[i];
+    *out = x;
+    return 0;
+}
+
+static json_t *sig_json(const eth_sig_t *sig) {
+    uint8_t ser[65];
+    eth_sig_serialize(sig, ser);
+    return json_pack("{s:o,s:o,s:i,s:o}", "r", jhex(sig->r, 32), "s", jhex(sig->s, 32), "yParity",
+                     sig->y_parity, "serialized", jhex(ser, 65));
+}
+
+/* ---- cases ---- */
+
+static json_t *do_keccak(const json_t *in, err_t *err) {
+    uint8_t *p, h[32];
+    size_t n;
+    if (get_hex(in, "data", &p, &n, err) < 0) return NULL;
+    eth_keccak256(p, n, h);
+    free(p);
+    return json_pack("{s:o}", "hash", jhex(h, 32));
+}
+
+static json_t *do_key(const json_t *in, err_t *err) {
+    uint8_t priv[32], digest[32], pub[65], addr[20], rec[20];
+    eth_sig_t sig;
+    if (get_fixed(in, "priv", priv, 32, err) < 0 || get_fixed(in, "digest", digest, 32, err) < 0 ||
+        eth_key_public(priv, pub, err) < 0 || eth_sign_digest(priv, digest, &sig, err) < 0 ||
+        eth_recover_address(digest, &sig, rec, err) < 0)
+        return NULL;
+    eth_address_from_public(pub, addr);
+    return json_pack("{s:o,s:o,s:o,s:o}", "publicKey", jhex(pub, 65), "address", jaddr(addr), "sig",
+                     sig_json(&sig), "recovered", jaddr(rec));
+}
+
+static json_t *do_address(const json_t *in, err_t *err) {
+    uint8_t a[20];
+    if (eth_address_parse(json_string_value(json_object_get(in, "address")), a, err) < 0)
+        return NULL;
+    return json_pack("{s:o}", "address", jaddr(a));
+}
+
+/* RLP values are nested JSON arrays of hex strings (ethers' RlpStructuredData). */
+static int rlp_from_json(arena_t *a, const json_t *v, eth_rlp_t *out, err_t *err) {
+    if (json_is_array(v)) {
+        *out = eth_rlp_list(a, json_array_size(v));
+        for (size_t i = 0; i < out->count; i++)
+            if (rlp_from_json(a, json_array_get(v, i), &out->items[i], err) < 0) return -1;
+        return 0;
+    }
+    uint8_t *p;
+    size_t n;
+    if (eth_hex_decode(json_string_value(v), &p, &n, "rlp value", err) < 0) return -1;
+    uint8_t *copy = arena_alloc(a, n ? n : 1);
+    memcpy(copy, p, n);
+    free(p);
+    *out = eth_rlp_bytes(copy, n);
+    return 0;
+}
+
+static json_t *rlp_to_json(const eth_rlp_t *it) {
+    if (!it->is_list) return jhex(it->str, it->len);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < it->count; i++)
+        json_array_append_new(arr, rlp_to_json(&it->items[i]));
+    return arr;
+}
+
+static json_t *do_rlp(arena_t *a, const json_t *in, err_t *err) {
+    eth_rlp_t item, back;
+    if (rlp_from_json(a, json_object_get(in, "value"), &item, err) < 0) return NULL;
+    eth_buf_t b = {0};
+    eth_rlp_encode(&b, &item);
+    uint8_t *copy = arena_alloc(a, b.len);
+    memcpy(copy, b.data, b.len);
+    json_t *enc = jhex(b.data, b.len);
+    eth_buf_free(&b);
+    if (eth_rlp_decode(a, copy, b.len, &back, err) < 0) {
+        json_decref(enc);
+        return NULL;
+    }
+    return json_pack("{s:o,s:o}", "encoded", enc, "decoded", rlp_to_json(&back));
+}
+
+static json_t *do_rlp_decode(arena_t *a, const json_t *in, err_t *err) {
+    uint8_t *p;
+    size_t n;
+    eth_rlp_t it;
+    if (get_hex(in, "data", &p, &n, err) < 0) return NULL;
+    json_t *res = NULL;
+    if (eth_rlp_decode(a, p, n, &it, err) == 0)
+        res = json_pack("{s:o}", "decoded", rlp_to_json(&it));
+    free(p);
+    return res;
+}
+
+static int tx_from_json(arena_t *a, const json_t *in, eth_tx_t *tx, err_t *err) {
+    memset(tx, 0, sizeof *tx);
+    tx->type = (int)json_integer_value(json_object_get(in, "type"));
+    const json_t *to = json_object_get(in, "to");
+    if (get_u64(in, "chainId", &tx->chain_id, err) < 0 ||
+        get_u64(in, "nonce", &tx->nonce, err) < 0 ||
+        eth_u256_from_json(json_object_get(in, "gasLimit"), 256, false, &tx->gas_limit, "gasLimit",
+                           err) < 0 ||
+        eth_u256_from_json(json_object_get(in, "value"), 256, false, &tx->value, "value", err) < 0)
+        return -1;
+    if (tx->type == 2) {
+        if (eth_u256_from_json(json_object_get(in, "maxPriorityFeePerGas"), 256, false,
+                               &tx->max_priority_fee_per_gas, "maxPriorityFeePerGas", err) < 0 ||
+            eth_u256_from_json(json_object_get(in, "maxFeePerGas"), 256, false,
+                               &tx->max_fee_per_gas, "maxFeePerGas", err) < 0)
+            return -1;
+    } else if (eth_u256_from_json(json_object_get(in, "gasPrice"), 256, false, &tx->gas_price,
+                                  "gasPrice", err) < 0) {
+        return -1;
+    }
+    if (json_is_string(to)) {
+        if (eth_address_parse(json_string_value(to), tx->to, err) < 0) return -1;
+        tx->has_to = true;
+    }
+    uint8_t *data;
+    size_t n;
+    if (get_hex(in, "data", &data, &n, err) < 0) return -1;
+    uint8_t *copy = arena_alloc(a, n ? n : 1);
+    memcpy(copy, data, n);
+    free(data);
+    tx->data = copy;
+    tx->data_len = n;
+    const json_t *al = json_object_get(in, "accessList");
+    size_t count = json_array_size(al);
+    eth_access_t *list = arena_calloc(a, (count ? count : 1) * sizeof *list);
+    for (size_t i = 0; i < count; i++) {
+        const json_t *e = json_array_get(al, i);
+        const json_t *keys = json_object_get(e, "storageKeys");
+        if (eth_address_parse(json_string_value(json_object_get(e, "address")), list[i].address,
+                              err) < 0)
+            return -1;
+        uint8_t(*k)[32] = arena_alloc(a, (json_array_size(keys) + 1) * 32);
+        for (size_t j = 0; j < json_array_size(keys); j++)
+            if (eth_hex_decode_fixed(json_string_value(json_array_get(keys, j)), k[j], 32,
+                                     "storage key", err) < 0)
+                return -1;
+        list[i].keys = (const uint8_t(*)[32])k;
+        list[i].nkeys = json_array_size(keys);
+    }
+    tx->access_list = list;
+    tx->access_count = count;
+    return 0;
+}
+
+static json_t *tx_to_json(const eth_tx_t *tx, err_t *err) {
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_integer(tx->type));
+    json_object_set_new(o, "chainId", ju64(tx->chain_id));
+    json_object_set_new(o, "nonce", ju64(tx->nonce));
+    json_object_set_new(o, "gasLimit", ju256(&tx->gas_limit));
+    if (tx->type == 2) {
+        json_object_set_new(o, "maxPriorityFeePerGas", ju256(&tx->max_priority_fee_per_gas));
+        json_object_set_new(o, "maxFeePerGas", ju256(&tx->max_fee_per_gas));
+    } else {
+        json_object_set_new(o, "gasPrice", ju256(&tx->gas_price));
+    }
+    json_object_set_new(o, "to", tx->has_to ? jaddr(tx->to) : json_null());
+    json_object_set_new(o, "value", ju256(&tx->value));
+    json_object_set_new(o, "data", jhex(tx->data, tx->data_len));
+    if (tx->type != 0) {
+        json_t *al = json_array();
+        for (size_t i = 0; i < tx->access_count; i++) {
+            json_t *keys = json_array();
+            for (size_t j = 0; j < tx->access_list[i].nkeys; j++)
+                json_array_append_new(keys, jhex(tx->access_list[i].keys[j], 32));
+            json_array_append_new(al, json_pack("{s:o,s:o}", "address",
+                                                jaddr(tx->access_list[i].address), "storageKeys",
+                                                keys));
+        }
+        json_object_set_new(o, "accessList", al);
+    }
+    if (tx->has_sig) {
+        uint8_t from[20], h[32];
+        if (eth_tx_recover_sender(tx, from, err) < 0 || eth_tx_hash(tx, h, err) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, "r", jhex(tx->sig.r, 32));
+        json_object_set_new(o, "s", jhex(tx->sig.s, 32));
+        json_object_set_new(o, "yParity", json_integer(tx->sig.y_parity));
+        json_object_set_new(o, "from", jaddr(from));
+        json_object_set_new(o, "hash", jhex(h, 32));
+    }
+    return o;
+}
+
+static json_t *do_tx(arena_t *a, const json_t *in, err_t *err) {
+    eth_tx_t tx, parsed;
+    uint8_t priv[32], uh[32], h[32], from[20];
+    if (tx_from_json(a, json_object_get(in, "tx"), &tx, err) < 0 ||
+        get_fixed(in, "priv", priv, 32, err) < 0)
+        return NULL;
+    eth_buf_t u = {0}, s = {0};
+    json_t *res = NULL;
+    if (eth_tx_serialize(&tx, false, &u, err) == 0 && eth_tx_signing_hash(&tx, uh, err) == 0 &&
+        eth_tx_sign(&tx, priv, err) == 0 && eth_tx_serialize(&tx, true, &s, err) == 0 &&
+        eth_tx_hash(&tx, h, err) == 0 && eth_tx_recover_sender(&tx, from, err) == 0 &&
+        eth_tx_parse(a, s.data, s.len, &parsed, err) == 0) {
+        json_t *pj = tx_to_json(&parsed, err);
+        if (pj)
+            res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "unsignedSerialized", jhex(u.data, u.len),
+                            "unsignedHash", jhex(uh, 32), "serialized", jhex(s.data, s.len), "hash",
+                            jhex(h, 32), "from", jaddr(from), "parsed", pj);
+    }
+    eth_buf_free(&u);
+    eth_buf_free(&s);
+    return res;
+}
+
+static json_t *do_tx_parse(arena_t *a, const json_t *in, err_t *err) {
+    uint8_t *p;
+    size_t n;
+    eth_tx_t tx;
+    if (get_hex(in, "raw", &p, &n, err) < 0) return NULL;
+    json_t *res = NULL;
+    if (eth_tx_parse(a, p, n, &tx, err) == 0) res = tx_to_json(&tx, err);
+    free(p);
+    return res;
+}
+
+static int parse_types(arena_t *a, const json_t *arr, eth_abi_type_t ***types, size_t *n,
+                       err_t *err) {
+    *n = json_array_size(arr);
+    *types = arena_alloc(a, (*n + 1) * sizeof **types);
+    for (size_t i = 0; i < *n; i++)
+        if (eth_abi_parse_type(a, json_string_value(json_array_get(arr, i)), &(*types)[i], err) < 0)
+            return -1;
+    return 0;
+}
+
+static json_t *do_abi(arena_t *a, const json_t *in, err_t *err) {
+    eth_abi_type_t **types;
+    size_t n;
+    if (parse_types(a, json_object_get(in, "types"), &types, &n, err) < 0) return NULL;
+    json_t *canon = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(canon, json_string(eth_abi_type_string(a, types[i])));
+    eth_buf_t b = {0};
+    json_t *dec = NULL, *res = NULL;
+    if (eth_abi_encode(types, n, json_object_get(in, "values"), &b, err) == 0 &&
+        eth_abi_decode(types, n, b.data, b.len, &dec, err) == 0)
+        res = json_pack("{s:o,s:o,s:o}", "canonical", json_incref(canon), "encoded",
+                        jhex(b.data, b.len), "decoded", dec);
+    json_decref(canon);
+    eth_buf_free(&b);
+    return res;
+}
+
+static json_t *do_abi_decode(arena_t *a, const json_t *in, err_t *err) {
+    eth_abi_type_t **types;
+    size_t n;
+    uint8_t *p;
+    size_t len;
+    json_t *dec = NULL;
+    if (parse_types(a, json_object_get(in, "types"), &types, &n, err) < 0 ||
+        get_hex(in, "data", &p, &len, err) < 0)
+        return NULL;
+    int rc = eth_abi_decode(types, n, p, len, &dec, err);
+    free(p);
+    return rc == 0 ? json_pack("{s:o}", "decoded", dec) : NULL;
+}
+
+static json_t *do_function(arena_t *a, const json_t *in, err_t *err) {
+    eth_abi_fragment_t f;
+    if (eth_abi_parse_fragment(a, json_string_value(json_object_get(in, "sig")), &f, err) < 0)
+        return NULL;
+    uint8_t sel[4];
+    eth_abi_selector(a, &f, sel);
+    eth_buf_t call = {0}, ret = {0};
+    json_t *dec = NULL, *res = NULL;
+    if (eth_abi_encode_call(a, &f, json_object_get(in, "values"), &call, err) == 0 &&
+        eth_abi_encode(f.outputs, f.noutputs, json_object_get(in, "outValues"), &ret, err) == 0 &&
+        eth_abi_decode_result(&f, ret.data, ret.len, &dec, err) == 0)
+        res = json_pack("{s:s,s:o,s:o,s:o,s:o}", "signature", eth_abi_fragment_signature(a, &f),
+                        "selector", jhex(sel, 4), "calldata", jhex(call.data, call.len), "result",
+                        jhex(ret.data, ret.len), "decodedResult", dec);
+    eth_buf_free(&call);
+    eth_buf_free(&ret);
+    return res;
+}
+
+static json_t *do_event(arena_t *a, const json_t *in, err_t *err) {
+    eth_abi_fragment_t f;
+    if (eth_abi_parse_fragment(a, json_string_value(json_object_get(in, "sig")), &f, err) < 0)
+        return NULL;
+    uint8_t t0[32];
+    eth_abi_event_topic(a, &f, t0);
+    eth_buf_t topics = {0}, data = {0};
+    json_t *dec = NULL, *res = NULL;
+    if (eth_abi_encode_log(a, &f, json_object_get(in, "values"), &topics, &data, err) == 0 &&
+        eth_abi_decode_log(a, &f, (const uint8_t(*)[32])topics.data, topics.len / 32, data.data,
+                           data.len, &dec, err) == 0) {
+        json_t *tj = json_array();
+        for (size_t i = 0; i < topics.len / 32; i++)
+            json_array_append_new(tj, jhex(topics.data + 32 * i, 32));
+        res = json_pack("{s:s,s:o,s:o,s:o,s:o}", "signature", eth_abi_fragment_signature(a, &f),
+                        "topic0", jhex(t0, 32), "topics", tj, "data", jhex(data.data, data.len),
+                        "decoded", dec);
+    }
+    eth_buf_free(&topics);
+    eth_buf_free(&data);
+    return res;
+}
+
+static json_t *do_message(const json_t *in, err_t *err) {
+    uint8_t priv[32], h[32];
+    eth_sig_t sig;
+    uint8_t *p;
+    size_t n;
+    const json_t *text = json_object_get(in, "text");
+    if (get_fixed(in, "priv", priv, 32, err) < 0) return NULL;
+    if (text) {
+        n = json_string_length(text);
+        p = malloc(n + 1);
+        memcpy(p, json_string_value(text), n);
+    } else if (get_hex(in, "data", &p, &n, err) < 0) {
+        return NULL;
+    }
+    eth_message_hash(p, n, h);
+    int rc = eth_message_sign(priv, p, n, &sig, err);
+    free(p);
+    if (rc < 0) return NULL;
+    uint8_t ser[65];
+    eth_sig_serialize(&sig, ser);
+    return json_pack("{s:o,s:o}", "hash", jhex(h, 32), "signature", jhex(ser, 65));
+}
+
+static json_t *do_typed(const json_t *in, err_t *err) {
+    uint8_t priv[32], ds[32], hs[32], h[32];
+    const json_t *domain = json_object_get(in, "domain"), *types = json_object_get(in, "types"),
+                 *msg = json_object_get(in, "message");
+    const char *primary = json_string_value(json_object_get(in, "primaryType"));
+    char *enc;
+    eth_sig_t sig;
+    if (get_fixed(in, "priv", priv, 32, err) < 0 ||
+        eth_typed_encode_type(types, primary, &enc, err) < 0)
+        return NULL;
+    json_t *res = NULL;
+    if (eth_typed_domain_separator(domain, ds, err) == 0 &&
+        eth_typed_hash_struct(types, primary, msg, hs, err) == 0 &&
+        eth_typed_hash(domain, types, NULL, msg, h, err) == 0 &&
+        eth_typed_sign(priv, domain, types, NULL, msg, &sig, err) == 0) {
+        uint8_t ser[65];
+        eth_sig_serialize(&sig, ser);
+        res =
+            json_pack("{s:s,s:o,s:o,s:o,s:o}", "encodeType", enc, "domainSeparator", jhex(ds, 32),
+                      "hashStruct", jhex(hs, 32), "hash", jhex(h, 32), "signature", jhex(ser, 65));
+    }
+    free(enc);
+    return res;
+}
+
+static json_t *run_case(arena_t *a, const char *kind, const json_t *in, err_t *err) {
+    if (!strcmp(kind, "keccak")) return do_keccak(in, err);
+    if (!strcmp(kind, "key")) return do_key(in, err);
+    if (!strcmp(kind, "address")) return do_address(in, err);
+    if (!strcmp(kind, "rlp")) return do_rlp(a, in, err);
+    if (!strcmp(kind, "rlp_decode")) return do_rlp_decode(a, in, err);
+    if (!strcmp(kind, "tx")) return do_tx(a, in, err);
+    if (!strcmp(kind, "tx_parse")) return do_tx_parse(a, in, err);
+    if (!strcmp(kind, "abi")) return do_abi(a, in, err);
+    if (!strcmp(kind, "abi_decode")) return do_abi_decode(a, in, err);
+    if (!strcmp(kind, "function")) return do_function(a, in, err);
+    if (!strcmp(kind, "event")) return do_event(a, in, err);
+    if (!strcmp(kind, "message")) return do_message(in, err);
+    if (!strcmp(kind, "typed")) return do_typed(in, err);
+    err_set(err, R3E_EINVAL, "unknown kind \"%s\"", kind);
+    return NULL;
+}
+
+static int diff_mode(void) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, stdin)) > 0) {
+        json_error_t jerr;
+        json_t *c = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &jerr);
+        if (!c) {
+            fprintf(stderr, "eth_tool: bad input line: %s\n", jerr.text);
+            free(line);
+            return 1;
+        }
+        err_t err = {0};
+        arena_t *a = arena_create(0);
+        json_t *out = run_case(a, json_string_value(json_object_get(c, "kind")),
+                               json_object_get(c, "in"), &err);
+        json_t *res =
+            out ? json_pack("{s:O,s:o}", "id", json_object_get(c, "id"), "out", out)
+                : json_pack("{s:O,s:s}", "id", json_object_get(c, "id"), "error", err.msg);
+        char *s = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(res);
+        json_decref(c);
+        arena_destroy(a);
+    }
+    free(line);
+    return 0;
+}
+
+/* ---- micro-benchmark ---- */
+
+static double rate(uint64_t start, long n) {
+    return (double)n * 1e6 / (double)(util_now_us() - start);
+}
+
+static int bench_mode(void) {
+    uint8_t buf[1024] = {1}, h[32], priv[32] = {0}, addr[20];
+    priv[31] = 7;
+    long n = 200000;
+    uint64_t t = util_now_us();
+    for (long i = 0; i < n; i++)
+        eth_keccak256(buf, 32, buf);
+    printf("{\"op\":\"keccak256_32B\",\"ops_per_s\":%.0f}\n", rate(t, n));
+    n = 20000;
+    t = util_now_us();
+    for (long i = 0; i < n; i++)
+        eth_keccak256(buf, 1024, h);
+    printf("{\"op\":\"keccak256_1KiB\",\"ops_per_s\":%.0f}\n", rate(t, n));
+    eth_sig_t sig;
+    err_t err;
+    n = 5000;
+    t = util_now_us();
+    for (long i = 0; i < n; i++) {
+        h[0] = (uint8_t)i;
+        eth_sign_digest(priv, h, &sig, &err);
+    }
+    printf("{\"op\":\"sign\",\"ops_per_s\":%.0f}\n", rate(t, n));
+    t = util_now_us();
+    for (long i = 0; i < n; i++)
+        eth_recover_address(h, &sig, addr, &err);
+    printf("{\"op\":\"recover\",\"ops_per_s\":%.0f}\n", rate(t, n));
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--bench")) return bench_mode();
+    return diff_mode();
+}
