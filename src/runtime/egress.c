@@ -179,7 +179,8 @@ static bool looks_numeric(const char *s, size_t len) {
     return true;
 }
 
-/* Hostname or "*.suffix": letters, digits, '-', '.'; labels non-empty, <= 253 chars. */
+/* Hostname or "*.suffix": labels of letters, digits, '-' and '_' that neither start nor
+ * end with '-', at most 63 chars each and 253 in all. */
 static bool parse_host(const char *s, size_t len, entry_t *e) {
     bool wildcard = len > 2 && s[0] == '*' && s[1] == '.';
     if (wildcard) {
@@ -188,18 +189,17 @@ static bool parse_host(const char *s, size_t len, entry_t *e) {
     }
     if (len == 0 || len > 253) return false;
     size_t label = 0;
-    for (size_t i = wildcard ? 1 : 0; i < len; i++) {
-        char c = s[i];
+    for (size_t i = wildcard ? 1 : 0; i <= len; i++) {
+        char c = i < len ? s[i] : '.';
         if (c == '.') {
-            if (label == 0) return false;
+            if (label == 0 || s[i - 1] == '-') return false;
             label = 0;
-        } else if (isalnum((unsigned char)c) || c == '-' || c == '_') {
+        } else if (isalnum((unsigned char)c) || c == '_' || (c == '-' && label > 0)) {
             if (++label > 63) return false;
         } else {
             return false;
         }
     }
-    if (label == 0 && s[len - 1] == '.') return false;
     e->kind = ENTRY_HOST;
     e->wildcard = wildcard;
     e->host = malloc(len + 1);
