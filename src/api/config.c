@@ -50,7 +50,7 @@ int api_config_split_listen(const char *listen, char *host, size_t hostcap, uint
     if (hlen >= hostcap) return err_set(err, R3E_EINVAL, "--listen address is too long");
     memcpy(host, h, hlen);
     host[hlen] = '\0';
-    long p;
+    long p = 0;
     if (config_int("--listen port", colon + 1, 0, 65535, &p, err) < 0) return -1;
     *port = (uint16_t)p;
     return 0;
@@ -58,7 +58,7 @@ int api_config_split_listen(const char *listen, char *host, size_t hostcap, uint
 
 /* Applies one setting by its flag name; shared by flags and environment. */
 static int config_set(api_config_t *c, const char *flag, const char *v, err_t *err) {
-    long n;
+    long n = 0;
     if (strcmp(flag, "--data") == 0) return config_copy(c->data, sizeof c->data, flag, v, err);
     if (strcmp(flag, "--listen") == 0)
         return config_copy(c->listen, sizeof c->listen, flag, v, err);

@@ -208,9 +208,10 @@ void api_h_set_active(http_req_t *r, const route_match_t *m) {
     }
     log_msg(LOG_INFO, &(log_ctx_t){.request_id = r->request_id, .function = f.name},
             "active version set to %u", ver);
-    if (store_get_function(r->api->store, API_NS, f.name, &f, &e) < 0) {
+    store_function_t now; /* not into f: the store may clear *out before reading name */
+    if (store_get_function(r->api->store, API_NS, f.name, &now, &e) < 0) {
         http_send_err(r, &e);
         return;
     }
-    http_send_json(r, 200, fn_summary_json(&f));
+    http_send_json(r, 200, fn_summary_json(&now));
 }

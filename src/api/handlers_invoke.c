@@ -314,12 +314,18 @@ void api_h_trigger(http_req_t *r, const route_match_t *m) {
         trig_send_result(r, &iv);
     } else {
         bool timeout = strcmp(iv.res.status, "timeout") == 0;
-        const char *msg = json_string_value(json_object_get(iv.res.error, "message"));
+        const char *ename = json_string_value(json_object_get(iv.res.error, "name"));
+        const char *emsg = json_string_value(json_object_get(iv.res.error, "message"));
         char text[1024];
-        snprintf(text, sizeof text, "%s", msg ? msg : iv.res.status);
-        http_send_error_ex(
-            r, timeout ? 504 : 502, timeout ? "function_timeout" : "function_error", text,
+        if (ename && emsg)
+            snprintf(text, sizeof text, "%s: %s", ename, emsg);
+        else
+            snprintf(text, sizeof text, "%s", emsg ? emsg : iv.res.status);
+        struct MHD_Response *resp = http_error_response(
+            timeout ? "function_timeout" : "function_error", text,
             json_pack("{s:s,s:s}", "execution_id", iv.exec_id, "status", iv.res.status));
+        if (resp) MHD_add_response_header(resp, "X-R3E-Execution-Id", iv.exec_id);
+        http_queue(r, timeout ? 504 : 502, resp);
     }
     inv_free(&iv);
 }

@@ -155,11 +155,22 @@ int http_send_json(http_req_t *r, int status, json_t *obj) {
     return http_send_owned(r, status, NULL, text, strlen(text));
 }
 
-int http_send_error_ex(http_req_t *r, int status, const char *code, const char *message,
-                       json_t *details) {
+struct MHD_Response *http_error_response(const char *code, const char *message, json_t *details) {
     size_t len;
     char *body = http_error_body(code, message, details, &len);
-    return http_send_owned(r, status, NULL, body, len);
+    if (!body) return NULL;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return resp;
+}
+
+int http_send_error_ex(http_req_t *r, int status, const char *code, const char *message,
+                       json_t *details) {
+    return http_queue(r, status, http_error_response(code, message, details));
 }
 
 int http_send_error(http_req_t *r, err_code_t code, const char *fmt, ...) {

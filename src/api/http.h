@@ -55,6 +55,7 @@ typedef struct http_req {
     char *body; /* malloc'ed, NUL-terminated, NULL when empty */
     size_t body_len, body_cap;
     bool body_too_big;
+    size_t discarded;     /* body bytes dropped after the cap was hit */
     bool quiet;           /* access log at debug level (healthz, metrics) */
     bool timeout_raised;  /* connection timeout raised for a long invocation */
     int status;           /* 0 until a response is queued */
@@ -82,6 +83,10 @@ int http_send_err(http_req_t *r, const err_t *e);
 /* Any status/code, e.g. 502 "function_error"; details (object or NULL) consumed. */
 int http_send_error_ex(http_req_t *r, int status, const char *code, const char *message,
                        json_t *details);
+
+/* An error-shape response not yet queued, for callers that add headers (Allow, …);
+ * details consumed. NULL when out of memory. */
+struct MHD_Response *http_error_response(const char *code, const char *message, json_t *details);
 
 /* 415 unless Content-Type is JSON; then parses the body as an object (400 with position
  * on failure). Returns the object (caller owns) or NULL after queueing the error. */

@@ -104,18 +104,10 @@ static void srv_dispatch(http_req_t *r) {
         ((api_handler_fn)m.route->handler)(r, &m);
         break;
     case ROUTE_BAD_METHOD: {
-        size_t len;
         char msg[160];
         snprintf(msg, sizeof msg, "method %.16s not allowed (allowed: %s)", r->method, m.allow);
-        char *body = http_error_body(err_code_name(R3E_EMETHOD), msg, NULL, &len);
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-            free(body);
-            break;
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, m.allow);
+        struct MHD_Response *resp = http_error_response(err_code_name(R3E_EMETHOD), msg, NULL);
+        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, m.allow);
         http_queue(r, 405, resp);
         break;
     }
@@ -164,7 +156,14 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->status || r->body_too_big) return MHD_YES; /* answered: discard the rest */
+        if (r->status) return MHD_YES; /* answered already: discard the rest */
+        if (r->body_too_big) {
+            /* MHD 0.9.75 refuses a response while the body is still arriving, so the 413
+             * goes out after the body is read and dropped; a sender that keeps streaming far
+             * past the limit is cut off instead. */
+            r->discarded += n;
+            return r->discarded > 4 * api->cfg.max_body ? MHD_NO : MHD_YES;
+        }
         err_t e;
         if (http_body_append(&r->body, &r->body_len, &r->body_cap, upload_data, n,
                              api->cfg.max_body, &e) < 0) {
@@ -320,7 +319,7 @@ static struct MHD_Daemon *srv_start_http(api_t *api, err_t *err) {
         flags, api->cfg.port, NULL, NULL, srv_access, api, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log,
         api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)api->cfg.conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
         srv_completed, api, MHD_OPTION_END);
     if (!d)
         err_set(err, R3E_EIO, "cannot listen on %s (address in use or not permitted?)",
