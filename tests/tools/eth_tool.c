@@ -125,11 +125,12 @@ static json_t *do_rlp(arena_t *a, const json_t *in, err_t *err) {
     if (rlp_from_json(a, json_object_get(in, "value"), &item, err) < 0) return NULL;
     eth_buf_t b = {0};
     eth_rlp_encode(&b, &item);
-    uint8_t *copy = arena_alloc(a, b.len);
-    memcpy(copy, b.data, b.len);
-    json_t *enc = jhex(b.data, b.len);
+    size_t n = b.len;
+    uint8_t *copy = arena_alloc(a, n);
+    memcpy(copy, b.data, n);
+    json_t *enc = jhex(b.data, n);
     eth_buf_free(&b);
-    if (eth_rlp_decode(a, copy, b.len, &back, err) < 0) {
+    if (eth_rlp_decode(a, copy, n, &back, err) < 0) {
         json_decref(enc);
         return NULL;
     }
