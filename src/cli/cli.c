@@ -257,22 +257,21 @@ static int deploy_parse(cli_t *cli, deploy_args_t *d) {
     return 0;
 }
 
-/* POST creates the function or adds a version; a server that answers 409 for an existing
- * name gets the same spec as PUT /v1/functions/{name}. */
+/* PUT /v1/functions/{name} adds a version and creates the function when it is new (see
+ * docs/api.md); a server that answers 404 there gets the spec as POST /v1/functions. */
 static int deploy_send(cli_t *cli, deploy_args_t *d, httpc_response_t *r) {
-    json_object_set_new(d->spec, "name", json_string(d->name));
     char *body = json_dumps(d->spec, JSON_COMPACT);
-    int rc = cli_send(cli, "POST", "/v1/functions", body, r);
-    free(body);
-    if (rc || r->status != 409) goto check;
-    httpc_response_free(r);
-    json_object_del(d->spec, "name");
-    body = json_dumps(d->spec, JSON_COMPACT);
     char *path = path_with(cli, "/v1/functions", d->name, "");
-    rc = path ? cli_send(cli, "PUT", path, body, r) : EXIT_FAIL;
+    int rc = path ? cli_send(cli, "PUT", path, body, r) : EXIT_FAIL;
     free(path);
     free(body);
-check:
+    if (rc == 0 && (r->status == 404 || r->status == 405)) {
+        httpc_response_free(r);
+        json_object_set_new(d->spec, "name", json_string(d->name));
+        body = json_dumps(d->spec, JSON_COMPACT);
+        rc = cli_send(cli, "POST", "/v1/functions", body, r);
+        free(body);
+    }
     if (rc == 0 && r->status >= 400) {
         rc = fail_response(cli, r);
         httpc_response_free(r);

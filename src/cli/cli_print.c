@@ -123,9 +123,9 @@ static void print_logs(json_t *logs) {
     json_array_foreach(logs, i, l) {
         const char *lvl = json_string_value(json_object_get(l, "level"));
         const char *msg = json_string_value(json_object_get(l, "msg"));
-        char *t = scalar_text(json_object_get(l, "t"));
-        printf("  %s %-5s %s\n", t, lvl ? lvl : "log", msg ? msg : "");
-        free(t);
+        char t[40];
+        printf("  %s %-5s %s\n", fmt_time(json_object_get(l, "t"), t, sizeof(t)), lvl ? lvl : "log",
+               msg ? msg : "");
     }
 }
 
