@@ -50,6 +50,15 @@ static int fn_check_syntax(http_req_t *r, const deploy_req_t *d) {
     return -1;
 }
 
+/* True when the function exists; on a storage error the error response is sent. */
+static bool fn_exists(http_req_t *r, const char *name) {
+    store_function_t f;
+    err_t e;
+    if (store_get_function(r->api->store, API_NS, name, &f, &e) == 0) return true;
+    if (e.code != R3E_ENOTFOUND) http_send_err(r, &e);
+    return false;
+}
+
 static void fn_deploy(http_req_t *r, const char *path_name) {
     json_t *body = http_require_json_object(r);
     if (!body) return;
@@ -62,7 +71,15 @@ static void fn_deploy(http_req_t *r, const char *path_name) {
     }
     snprintf(r->function_buf, sizeof r->function_buf, "%s", d.spec.name);
     r->function = r->function_buf;
-    if (fn_check_syntax(r, &d) == 0) {
+    if (!path_name && fn_exists(r, d.spec.name)) {
+        /* POST creates; new versions go through PUT. Checked before the syntax check so a
+         * conflicting name costs no worker round trip. (Two racing POSTs can both pass:
+         * the store has no create-only deploy; the later one becomes version 2.) */
+        http_send_error(r, R3E_EEXIST,
+                        "function \"%s\" already exists (PUT /v1/functions/%s deploys a new "
+                        "version)",
+                        d.spec.name, d.spec.name);
+    } else if (!r->status && fn_check_syntax(r, &d) == 0) {
         store_version_t v;
         if (store_deploy(r->api->store, &d.spec, d.code, d.code_len, &v, &e) < 0) {
             http_send_err(r, &e);
@@ -135,9 +152,9 @@ static int fn_get(http_req_t *r, const char *name, store_function_t *f) {
     return 0;
 }
 
-void api_h_get_function(http_req_t *r, const route_match_t *m) {
-    store_function_t f;
-    if (fn_get(r, m->params[0], &f) < 0) return;
+/* The describe view: the function, its active version (also as "limits") and all versions. */
+static void fn_describe(http_req_t *r, const store_function_t *f0) {
+    store_function_t f = *f0;
     store_version_t *vs = NULL;
     size_t n = 0;
     err_t e;
@@ -160,6 +177,12 @@ void api_h_get_function(http_req_t *r, const route_match_t *m) {
     store_versions_free(vs, n);
     json_object_set_new(o, "versions", arr);
     http_send_json(r, 200, o);
+}
+
+void api_h_get_function(http_req_t *r, const route_match_t *m) {
+    store_function_t f;
+    if (fn_get(r, m->params[0], &f) < 0) return;
+    fn_describe(r, &f);
 }
 
 void api_h_delete_function(http_req_t *r, const route_match_t *m) {
@@ -213,5 +236,5 @@ void api_h_set_active(http_req_t *r, const route_match_t *m) {
         http_send_err(r, &e);
         return;
     }
-    http_send_json(r, 200, fn_summary_json(&now));
+    fn_describe(r, &now);
 }

@@ -159,6 +159,7 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
     }
     iv->version = v.version;
     util_ulid(iv->exec_id);
+    memcpy(r->execution_id, iv->exec_id, sizeof r->execution_id);
     iv->started_ms = util_wall_ms();
     util_rfc3339(iv->started_ms, iv->started_at, sizeof iv->started_at);
     runtime_request_t rq = {.version = &v,

@@ -61,6 +61,7 @@ typedef struct http_req {
     int status;           /* 0 until a response is queued */
     const char *function; /* for the access log, when a handler knows it; static or req-owned */
     char function_buf[64];
+    char execution_id[27]; /* set once an invocation ran, for the access log */
 } http_req_t;
 
 /* Header / query lookups (MHD-owned strings or NULL). */

@@ -204,8 +204,11 @@ static void srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls
         json_object_set_new(x, "duration_us", json_integer((json_int_t)dur));
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
             json_object_set_new(x, "terminated", json_integer((json_int_t)toe));
-        log_json(lvl, &(log_ctx_t){.request_id = r->request_id, .function = r->function}, x,
-                 "request");
+        log_json(lvl,
+                 &(log_ctx_t){.request_id = r->request_id,
+                              .function = r->function,
+                              .execution_id = r->execution_id[0] ? r->execution_id : NULL},
+                 x, "request");
     }
     metrics_http_request(r->status);
     if (r->timeout_raised)
