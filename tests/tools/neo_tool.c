@@ -68,87 +68,11 @@ static json_t *case_account(const json_t *c, err_t *e) {
                      jhex(back, 32), "addr_hash", disp2);
 }
 
-static int emit_op(neo_buf_t *b, const json_t *op, err_t *e);
-
-static int emit_list_reversed(neo_buf_t *b, const json_t *items, err_t *e) {
-    for (size_t i = json_array_size(items); i-- > 0;)
-        if (emit_op(b, json_array_get(items, i), e) != 0) return -1;
-    return 0;
-}
-
-static int hash_arg(const json_t *v, uint8_t *out, size_t n, err_t *e) {
-    const char *s = json_string_value(v);
-    if (s && n == 20 && strlen(s) == NEO_ADDRESS_LEN) return neo_address_to_script_hash(s, out, e);
-    return neo_hash_from_display(s, out, n, e);
-}
-
-static int emit_op(neo_buf_t *b, const json_t *op, err_t *e) {
-    const char *name = json_string_value(json_array_get(op, 0));
-    const json_t *a1 = json_array_get(op, 1);
-    if (!name) return err_set(e, R3E_EINVAL, "op: expected [name, ...]");
-    if (strcmp(name, "int") == 0) return neo_sb_push_int_dec(b, json_string_value(a1), e);
-    if (strcmp(name, "bool") == 0) return neo_sb_push_bool(b, json_is_true(a1)), 0;
-    if (strcmp(name, "null") == 0) return neo_sb_push_null(b), 0;
-    if (strcmp(name, "str") == 0) /* may contain U+0000: use the JSON length */
-        return neo_sb_push_bytes(b, (const uint8_t *)json_string_value(a1), json_string_length(a1),
-                                 e);
-    if (strcmp(name, "bytes") == 0) {
-        size_t n;
-        uint8_t *p = get_varhex(a1, &n, e);
-        int rc = p ? neo_sb_push_bytes(b, p, n, e) : -1;
-        free(p);
-        return rc;
-    }
-    if (strcmp(name, "h160") == 0 || strcmp(name, "h256") == 0) {
-        uint8_t h[32];
-        size_t n = name[1] == '1' ? 20 : 32;
-        if (hash_arg(a1, h, n, e) != 0) return -1;
-        return n == 20 ? (neo_sb_push_hash160(b, h), 0) : (neo_sb_push_hash256(b, h), 0);
-    }
-    if (strcmp(name, "pubkey") == 0) {
-        uint8_t pub[33];
-        if (get_hex(a1, pub, 33, e) != 0) return -1;
-        return neo_sb_push_pubkey(b, pub), 0;
-    }
-    if (strcmp(name, "array") == 0) {
-        if (emit_list_reversed(b, a1, e) != 0) return -1;
-        return neo_sb_pack(b, json_array_size(a1)), 0;
-    }
-    if (strcmp(name, "syscall") == 0) return neo_sb_syscall(b, json_string_value(a1)), 0;
-    if (strcmp(name, "call") == 0) { /* ["call", hash, method, flags, [args]] */
-        uint8_t h[20];
-        const json_t *args = json_array_get(op, 4);
-        if (hash_arg(a1, h, 20, e) != 0 || emit_list_reversed(b, args, e) != 0) return -1;
-        return neo_sb_contract_call(b, h, json_string_value(json_array_get(op, 2)),
-                                    (uint8_t)json_integer_value(json_array_get(op, 3)),
-                                    json_array_size(args), e);
-    }
-    if (strcmp(name, "transfer") == 0) { /* ["transfer", token, from, to, amount] */
-        uint8_t t[20], f[20], to[20];
-        if (hash_arg(a1, t, 20, e) != 0 || hash_arg(json_array_get(op, 2), f, 20, e) != 0 ||
-            hash_arg(json_array_get(op, 3), to, 20, e) != 0)
-            return -1;
-        return neo_sb_nep17_transfer(b, t, f, to, json_string_value(json_array_get(op, 4)), e);
-    }
-    if (strcmp(name, "balanceOf") == 0) {
-        uint8_t t[20], acct[20];
-        if (hash_arg(a1, t, 20, e) != 0 || hash_arg(json_array_get(op, 2), acct, 20, e) != 0)
-            return -1;
-        return neo_sb_nep17_balance_of(b, t, acct, e);
-    }
-    return err_set(e, R3E_EINVAL, "op: unknown \"%s\"", name);
-}
-
 static json_t *case_script(const json_t *c, err_t *e) {
     neo_buf_t b = {0};
-    const json_t *ops = json_object_get(c, "ops");
-    size_t i;
-    const json_t *op;
-    json_array_foreach(ops, i, op) {
-        if (emit_op(&b, op, e) != 0) {
-            neo_buf_free(&b);
-            return fail(e);
-        }
+    if (neo_script_from_json(json_object_get(c, "ops"), &b, e) != 0) {
+        neo_buf_free(&b);
+        return fail(e);
     }
     json_t *r = json_pack("{s:o}", "script", jhex(b.data, b.len));
     neo_buf_free(&b);

@@ -279,6 +279,13 @@ void neo_invocation_script(const uint8_t sig[64], uint8_t out[66]);
  * serialize. */
 int neo_tx_from_json(arena_t *a, const json_t *j, neo_tx_t *tx, err_t *err);
 
+/* Builds a script from a JSON program, one op per element: ["int", "123"|123],
+ * ["bool", b], ["null"], ["str", s], ["bytes", hex], ["b64", base64], ["h160", "0x…"|address],
+ * ["h256", "0x…"], ["pubkey", hex], ["array", [ops]], ["syscall", name],
+ * ["call", hash, method, flags, [args]], ["transfer", token, from, to, amount],
+ * ["balanceOf", token, account]. Appends to out. */
+int neo_script_from_json(const json_t *ops, neo_buf_t *out, err_t *err);
+
 /* ---- application logs ----------------------------------------------------------------- */
 
 /* Turns an RPC stack item ({"type":…, "value":…}) into plain JSON: Any -> null, Boolean ->

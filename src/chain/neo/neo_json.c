@@ -320,6 +320,147 @@ int neo_tx_from_json(arena_t *a, const json_t *j, neo_tx_t *tx, err_t *err) {
     return 0;
 }
 
+/* ---- scripts from JSON ---------------------------------------------------------------- */
+
+/* Variable-length hex into a malloc'd buffer (caller frees). */
+static uint8_t *script_hex(const json_t *v, size_t *n, err_t *e) {
+    const char *s = json_string_value(v);
+    size_t len = s ? strlen(s) : 0;
+    if (s && len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s += 2, len -= 2;
+    uint8_t *b = malloc(len / 2 + 1);
+    if (!b) abort();
+    if (!s || util_hex_decode(s, len, b, len / 2 + 1) < 0) {
+        free(b);
+        err_set(e, R3E_EINVAL, "script: expected a hex string");
+        return NULL;
+    }
+    *n = len / 2;
+    return b;
+}
+
+static int emit_op(neo_buf_t *b, const json_t *op, int depth, err_t *e);
+
+static int emit_list_reversed(neo_buf_t *b, const json_t *items, int depth, err_t *e) {
+    if (!json_is_array(items)) return err_set(e, R3E_EINVAL, "script: expected an array of ops");
+    for (size_t i = json_array_size(items); i-- > 0;)
+        if (emit_op(b, json_array_get(items, i), depth + 1, e) != 0) return -1;
+    return 0;
+}
+
+/* A 20-byte hash may also be given as a Neo address (as neon-js ContractParam.hash160). */
+static int hash_arg(const json_t *v, uint8_t *out, size_t n, err_t *e) {
+    const char *s = json_string_value(v);
+    if (s && n == 20 && strlen(s) == NEO_ADDRESS_LEN) return neo_address_to_script_hash(s, out, e);
+    return neo_hash_from_display(s, out, n, e);
+}
+
+static int emit_hex(neo_buf_t *b, const json_t *v, err_t *e) {
+    size_t n;
+    uint8_t *p = script_hex(v, &n, e);
+    int rc = p ? neo_sb_push_bytes(b, p, n, e) : -1;
+    free(p);
+    return rc;
+}
+
+static int emit_b64(neo_buf_t *b, const json_t *v, err_t *e) {
+    const char *s = json_string_value(v);
+    size_t cap = s ? strlen(s) / 4 * 3 + 3 : 1;
+    uint8_t *p = malloc(cap);
+    if (!p) abort();
+    int n = s ? neo_base64_decode(s, p, cap, e) : err_set(e, R3E_EINVAL, "b64: expected a string");
+    int rc = n >= 0 ? neo_sb_push_bytes(b, p, (size_t)n, e) : -1;
+    free(p);
+    return rc;
+}
+
+static int emit_call(neo_buf_t *b, const json_t *op, int depth, err_t *e) {
+    uint8_t h[20];
+    const json_t *args = json_array_get(op, 4);
+    const json_t *flags = json_array_get(op, 3);
+    if (!json_is_integer(flags) || json_integer_value(flags) < 0 || json_integer_value(flags) > 255)
+        return err_set(e, R3E_EINVAL, "call: flags must be a CallFlags number");
+    if (hash_arg(json_array_get(op, 1), h, 20, e) != 0 ||
+        emit_list_reversed(b, args, depth, e) != 0)
+        return -1;
+    const char *method = json_string_value(json_array_get(op, 2));
+    if (!method) return err_set(e, R3E_EINVAL, "call: method must be a string");
+    return neo_sb_contract_call(b, h, method, (uint8_t)json_integer_value(flags),
+                                json_array_size(args), e);
+}
+
+static int emit_op(neo_buf_t *b, const json_t *op, int depth, err_t *e) {
+    const char *name = json_string_value(json_array_get(op, 0));
+    const json_t *a1 = json_array_get(op, 1);
+    if (!name) return err_set(e, R3E_EINVAL, "script: each op is [name, ...args]");
+    if (depth > 32) return err_set(e, R3E_EINVAL, "script: arrays nested deeper than 32");
+    if (strcmp(name, "int") == 0) {
+        char buf[32];
+        const char *s = json_string_value(a1);
+        if (!s && json_is_integer(a1)) {
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(a1));
+            s = buf;
+        }
+        return neo_sb_push_int_dec(b, s, e);
+    }
+    if (strcmp(name, "bool") == 0) return neo_sb_push_bool(b, json_is_true(a1)), 0;
+    if (strcmp(name, "null") == 0) return neo_sb_push_null(b), 0;
+    if (strcmp(name, "str") == 0) { /* may contain U+0000: use the JSON length */
+        if (!json_is_string(a1)) return err_set(e, R3E_EINVAL, "str: expected a string");
+        return neo_sb_push_bytes(b, (const uint8_t *)json_string_value(a1), json_string_length(a1),
+                                 e);
+    }
+    if (strcmp(name, "bytes") == 0) return emit_hex(b, a1, e);
+    if (strcmp(name, "b64") == 0) return emit_b64(b, a1, e);
+    if (strcmp(name, "h160") == 0 || strcmp(name, "h256") == 0) {
+        uint8_t h[32];
+        bool is160 = name[1] == '1';
+        if (hash_arg(a1, h, is160 ? 20 : 32, e) != 0) return -1;
+        if (is160)
+            neo_sb_push_hash160(b, h);
+        else
+            neo_sb_push_hash256(b, h);
+        return 0;
+    }
+    if (strcmp(name, "pubkey") == 0) {
+        uint8_t pub[33];
+        if (j_fixed_hex(a1, "pubkey", pub, 33, e) != 0 || neo_pubkey_check(pub, e) != 0) return -1;
+        return neo_sb_push_pubkey(b, pub), 0;
+    }
+    if (strcmp(name, "array") == 0) {
+        if (emit_list_reversed(b, a1, depth, e) != 0) return -1;
+        return neo_sb_pack(b, json_array_size(a1)), 0;
+    }
+    if (strcmp(name, "syscall") == 0) {
+        if (!json_is_string(a1)) return err_set(e, R3E_EINVAL, "syscall: expected a name");
+        return neo_sb_syscall(b, json_string_value(a1)), 0;
+    }
+    if (strcmp(name, "call") == 0) return emit_call(b, op, depth, e);
+    if (strcmp(name, "transfer") == 0) { /* ["transfer", token, from, to, amount] */
+        uint8_t t[20], f[20], to[20];
+        if (hash_arg(a1, t, 20, e) != 0 || hash_arg(json_array_get(op, 2), f, 20, e) != 0 ||
+            hash_arg(json_array_get(op, 3), to, 20, e) != 0)
+            return -1;
+        return neo_sb_nep17_transfer(b, t, f, to, json_string_value(json_array_get(op, 4)), e);
+    }
+    if (strcmp(name, "balanceOf") == 0) {
+        uint8_t t[20], acct[20];
+        if (hash_arg(a1, t, 20, e) != 0 || hash_arg(json_array_get(op, 2), acct, 20, e) != 0)
+            return -1;
+        return neo_sb_nep17_balance_of(b, t, acct, e);
+    }
+    return err_set(e, R3E_EINVAL, "script: unknown op \"%.32s\"", name);
+}
+
+int neo_script_from_json(const json_t *ops, neo_buf_t *out, err_t *err) {
+    size_t i;
+    const json_t *op;
+    if (!json_is_array(ops)) return err_set(err, R3E_EINVAL, "script: ops must be an array");
+    json_array_foreach(ops, i, op) {
+        if (emit_op(out, op, 0, err) != 0) return -1;
+    }
+    return 0;
+}
+
 /* ---- stack items ---------------------------------------------------------------------- */
 
 static bool utf8_valid(const uint8_t *s, size_t n) {
