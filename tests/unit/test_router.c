@@ -20,14 +20,10 @@ static void h_exec(void) {}
 static void h_trigger(void) {}
 
 static const route_t table[] = {
-    {"GET", "/v1/functions", h_list},
-    {"POST", "/v1/functions", h_deploy},
-    {"GET", "/v1/functions/{name}", h_get},
-    {"PUT", "/v1/functions/{name}", h_put},
-    {"DELETE", "/v1/functions/{name}", h_del},
-    {"POST", "/v1/functions/{name}/invoke", h_invoke},
-    {"GET", "/v1/executions/{id}", h_exec},
-    {"*", "/fn/{name}/*", h_trigger},
+    {"GET", "/v1/functions", h_list},          {"POST", "/v1/functions", h_deploy},
+    {"GET", "/v1/functions/{name}", h_get},    {"PUT", "/v1/functions/{name}", h_put},
+    {"DELETE", "/v1/functions/{name}", h_del}, {"POST", "/v1/functions/{name}/invoke", h_invoke},
+    {"GET", "/v1/executions/{id}", h_exec},    {"*", "/fn/{name}/*", h_trigger},
 };
 #define N (sizeof table / sizeof table[0])
 
