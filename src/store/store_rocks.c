@@ -811,6 +811,8 @@ static void rocks_destroy(rocks_t *r) {
     free(r);
 }
 
+/* No explicit flush: every acknowledged write is already in the WAL, which the next open
+ * replays; closing releases the directory's LOCK for the next process. */
 static void rocks_close(store_t *s) {
     rocks_destroy(ROCKS(s));
     free(s);
