@@ -135,10 +135,14 @@ async function warmRss(base, serverPid, n) {
     names.push(name);
   }
   const deployed = workersRss(serverPid);
-  for (const name of names) {
+  // RSS every 100 instances: the slope over the first 200 stays valid even when a worker's
+  // warm-context bound (256 by default) is below N and later instances evict earlier ones.
+  const series = [deployed.kib];
+  for (const [i, name] of names.entries()) {
     const inv = check(await request(base, "POST", `/v1/functions/${name}/invoke`, {}), 200, name);
     const rec = JSON.parse(inv.body);
     if (rec.status !== "ok") throw new Error(`invoke ${name}: status ${rec.status}`);
+    if ((i + 1) % 100 === 0) series.push(workersRss(serverPid).kib);
   }
   const after = workersRss(serverPid);
   // Second pass: every instance must still be warm, or the per-instance figure would be
@@ -158,6 +162,8 @@ async function warmRss(base, serverPid, n) {
     after_invoke_kib: after.kib,
     per_instance_kib: round((after.kib - before.kib) / n),
     per_instance_invoke_only_kib: round((after.kib - deployed.kib) / n),
+    first200_per_instance_kib: series.length > 2 ? round((series[2] - series[0]) / 200) : null,
+    series_kib: series,
     server_rss_kib: rssKiB(serverPid),
   };
 }

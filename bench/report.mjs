@@ -70,6 +70,12 @@ out.push(
     (rss.evicted ? " — **the warm-context bound was lower than asked, so this figure understates the cost**." : "."),
 );
 out.push(``);
+out.push(
+  `Worker RSS every 100 invokes (KiB): ${rss.series_kib.join(", ")}; slope over the first 200 ` +
+    `instances (below the default bound of 256 per worker even if one worker holds them all): ` +
+    `${rss.first200_per_instance_kib} KiB per instance.`,
+);
+out.push(``);
 
 const warm = rows["r3e-warm"].rps;
 const fresh = rows["r3e-fresh"].rps;
