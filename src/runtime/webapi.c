@@ -340,17 +340,35 @@ done:
     return result;
 }
 
-/* randomFill(integerTypedArray): the JS side checks the type and the 65536-byte quota. */
+/* randomFill(view) fills an integer typed array with CSPRNG bytes and returns it; null for
+ * float arrays, DataView and non-views (the JS side turns that into TypeMismatchError and
+ * checks the 65536-byte quota first). */
 static JSValueRef n_random_fill(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
                                 const JSValueRef argv[], JSValueRef *exc) {
+    if (argc < 1) return JSValueMakeNull(ctx);
+    JSTypedArrayType t = JSValueGetTypedArrayType(ctx, argv[0], NULL);
     uint8_t *p = NULL;
     size_t n = 0;
-    if (argc < 1 || !js_bytes(ctx, argv[0], &p, &n)) {
-        js_throw(ctx, exc, "randomFill: expected a typed array");
-        return NULL;
-    }
+    if (t == kJSTypedArrayTypeNone || t == kJSTypedArrayTypeArrayBuffer ||
+        t == kJSTypedArrayTypeFloat32Array || t == kJSTypedArrayTypeFloat64Array ||
+        !js_bytes(ctx, argv[0], &p, &n))
+        return JSValueMakeNull(ctx);
     if (n) util_random(p, n);
     return argv[0];
+}
+
+/* randomUUID() -> RFC 9562 version 4 UUID string */
+static JSValueRef n_random_uuid(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                const JSValueRef argv[], JSValueRef *exc) {
+    uint8_t b[16];
+    util_random(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    char hex[33], out[37];
+    util_hex_encode(b, sizeof b, hex);
+    snprintf(out, sizeof out, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    return js_str(ctx, out);
 }
 
 /* ---- URL parsing with libcurl's URL API ---- */
@@ -534,6 +552,7 @@ static JSClassRef native_class(void) {
         {"b64encode", n_b64_encode, kJSPropertyAttributeReadOnly},
         {"b64decode", n_b64_decode, kJSPropertyAttributeReadOnly},
         {"randomFill", n_random_fill, kJSPropertyAttributeReadOnly},
+        {"randomUUID", n_random_uuid, kJSPropertyAttributeReadOnly},
         {"urlParse", n_url_parse, kJSPropertyAttributeReadOnly},
         {"fetch", n_fetch, kJSPropertyAttributeReadOnly},
         {NULL, NULL, 0},
