@@ -49,6 +49,8 @@ void api_h_logs(http_req_t *r, const route_match_t *m);
 json_t *api_log_line(json_t *entry, const char *exec_id, const char *function, uint64_t started_ms);
 
 /* server.c */
+/* The route table (for tests and fuzzers). */
+const route_t *api_route_table(size_t *n);
 void api_h_healthz(http_req_t *r, const route_match_t *m);
 void api_h_readyz(http_req_t *r, const route_match_t *m);
 void api_h_metrics(http_req_t *r, const route_match_t *m);

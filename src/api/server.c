@@ -46,6 +46,11 @@ static const route_t srv_routes[] = {
     ROUTE("*", "/fn/{name}/*", api_h_trigger),
 };
 
+const route_t *api_route_table(size_t *n) {
+    *n = sizeof srv_routes / sizeof srv_routes[0];
+    return srv_routes;
+}
+
 /* ---- system endpoints ---------------------------------------------------------------- */
 
 void api_h_healthz(http_req_t *r, const route_match_t *m) {
