@@ -14,31 +14,6 @@
 
 /* ---- small JSON helpers ---- */
 
-static json_t *jhex(const uint8_t *p, size_t n) {
-    char *s = eth_hex(p, n);
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
-static json_t *jaddr(const uint8_t a[20]) {
-    char s[43];
-    eth_address_checksum(a, s);
-    return json_string(s);
-}
-
-static json_t *ju256(const eth_u256_t *v) {
-    char s[80];
-    eth_u256_to_dec(v, false, s);
-    return json_string(s);
-}
-
-static json_t *ju64(uint64_t v) {
-    char s[32];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
-    return json_string(s);
-}
-
 static int get_hex(const json_t *in, const char *key, uint8_t **p, size_t *n, err_t *err) {
     return eth_hex_decode(json_string_value(json_object_get(in, key)), p, n, key, err);
 }
@@ -47,21 +22,12 @@ static int get_fixed(const json_t *in, const char *key, uint8_t *out, size_t n, 
     return eth_hex_decode_fixed(json_string_value(json_object_get(in, key)), out, n, key, err);
 }
 
-static int get_u64(const json_t *in, const char *key, uint64_t *out, err_t *err) {
-    eth_u256_t v;
-    if (eth_u256_from_json(json_object_get(in, key), 64, false, &v, key, err) < 0) return -1;
-    uint64_t x = 0;
-    for (int i = 24; i < 32; i++)
-        x = x << 8 | v.b[i];
-    *out = x;
-    return 0;
-}
-
 static json_t *sig_json(const eth_sig_t *sig) {
     uint8_t ser[65];
     eth_sig_serialize(sig, ser);
-    return json_pack("{s:o,s:o,s:i,s:o}", "r", jhex(sig->r, 32), "s", jhex(sig->s, 32), "yParity",
-                     sig->y_parity, "serialized", jhex(ser, 65));
+    return json_pack("{s:o,s:o,s:i,s:o}", "r", eth_json_hex(sig->r, 32), "s",
+                     eth_json_hex(sig->s, 32), "yParity", sig->y_parity, "serialized",
+                     eth_json_hex(ser, 65));
 }
 
 /* ---- cases ---- */
@@ -72,7 +38,7 @@ static json_t *do_keccak(const json_t *in, err_t *err) {
     if (get_hex(in, "data", &p, &n, err) < 0) return NULL;
     eth_keccak256(p, n, h);
     free(p);
-    return json_pack("{s:o}", "hash", jhex(h, 32));
+    return json_pack("{s:o}", "hash", eth_json_hex(h, 32));
 }
 
 static json_t *do_key(const json_t *in, err_t *err) {
@@ -83,15 +49,16 @@ static json_t *do_key(const json_t *in, err_t *err) {
         eth_recover_address(digest, &sig, rec, err) < 0)
         return NULL;
     eth_address_from_public(pub, addr);
-    return json_pack("{s:o,s:o,s:o,s:o}", "publicKey", jhex(pub, 65), "address", jaddr(addr), "sig",
-                     sig_json(&sig), "recovered", jaddr(rec));
+    return json_pack("{s:o,s:o,s:o,s:o}", "publicKey", eth_json_hex(pub, 65), "address",
+                     eth_json_address(addr), "sig", sig_json(&sig), "recovered",
+                     eth_json_address(rec));
 }
 
 static json_t *do_address(const json_t *in, err_t *err) {
     uint8_t a[20];
     if (eth_address_parse(json_string_value(json_object_get(in, "address")), a, err) < 0)
         return NULL;
-    return json_pack("{s:o}", "address", jaddr(a));
+    return json_pack("{s:o}", "address", eth_json_address(a));
 }
 
 /* RLP values are nested JSON arrays of hex strings (ethers' RlpStructuredData). */
@@ -113,7 +80,7 @@ static int rlp_from_json(arena_t *a, const json_t *v, eth_rlp_t *out, err_t *err
 }
 
 static json_t *rlp_to_json(const eth_rlp_t *it) {
-    if (!it->is_list) return jhex(it->str, it->len);
+    if (!it->is_list) return eth_json_hex(it->str, it->len);
     json_t *arr = json_array();
     for (size_t i = 0; i < it->count; i++)
         json_array_append_new(arr, rlp_to_json(&it->items[i]));
@@ -128,7 +95,7 @@ static json_t *do_rlp(arena_t *a, const json_t *in, err_t *err) {
     size_t n = b.len;
     uint8_t *copy = arena_alloc(a, n);
     memcpy(copy, b.data, n);
-    json_t *enc = jhex(b.data, n);
+    json_t *enc = eth_json_hex(b.data, n);
     eth_buf_free(&b);
     if (eth_rlp_decode(a, copy, n, &back, err) < 0) {
         json_decref(enc);
@@ -149,106 +116,10 @@ static json_t *do_rlp_decode(arena_t *a, const json_t *in, err_t *err) {
     return res;
 }
 
-static int tx_from_json(arena_t *a, const json_t *in, eth_tx_t *tx, err_t *err) {
-    memset(tx, 0, sizeof *tx);
-    tx->type = (int)json_integer_value(json_object_get(in, "type"));
-    const json_t *to = json_object_get(in, "to");
-    if (get_u64(in, "chainId", &tx->chain_id, err) < 0 ||
-        get_u64(in, "nonce", &tx->nonce, err) < 0 ||
-        eth_u256_from_json(json_object_get(in, "gasLimit"), 256, false, &tx->gas_limit, "gasLimit",
-                           err) < 0 ||
-        eth_u256_from_json(json_object_get(in, "value"), 256, false, &tx->value, "value", err) < 0)
-        return -1;
-    if (tx->type == 2) {
-        if (eth_u256_from_json(json_object_get(in, "maxPriorityFeePerGas"), 256, false,
-                               &tx->max_priority_fee_per_gas, "maxPriorityFeePerGas", err) < 0 ||
-            eth_u256_from_json(json_object_get(in, "maxFeePerGas"), 256, false,
-                               &tx->max_fee_per_gas, "maxFeePerGas", err) < 0)
-            return -1;
-    } else if (eth_u256_from_json(json_object_get(in, "gasPrice"), 256, false, &tx->gas_price,
-                                  "gasPrice", err) < 0) {
-        return -1;
-    }
-    if (json_is_string(to)) {
-        if (eth_address_parse(json_string_value(to), tx->to, err) < 0) return -1;
-        tx->has_to = true;
-    }
-    uint8_t *data;
-    size_t n;
-    if (get_hex(in, "data", &data, &n, err) < 0) return -1;
-    uint8_t *copy = arena_alloc(a, n ? n : 1);
-    memcpy(copy, data, n);
-    free(data);
-    tx->data = copy;
-    tx->data_len = n;
-    const json_t *al = json_object_get(in, "accessList");
-    size_t count = json_array_size(al);
-    eth_access_t *list = arena_calloc(a, (count ? count : 1) * sizeof *list);
-    for (size_t i = 0; i < count; i++) {
-        const json_t *e = json_array_get(al, i);
-        const json_t *keys = json_object_get(e, "storageKeys");
-        if (eth_address_parse(json_string_value(json_object_get(e, "address")), list[i].address,
-                              err) < 0)
-            return -1;
-        uint8_t(*k)[32] = arena_alloc(a, (json_array_size(keys) + 1) * 32);
-        for (size_t j = 0; j < json_array_size(keys); j++)
-            if (eth_hex_decode_fixed(json_string_value(json_array_get(keys, j)), k[j], 32,
-                                     "storage key", err) < 0)
-                return -1;
-        list[i].keys = (const uint8_t(*)[32])k;
-        list[i].nkeys = json_array_size(keys);
-    }
-    tx->access_list = list;
-    tx->access_count = count;
-    return 0;
-}
-
-static json_t *tx_to_json(const eth_tx_t *tx, err_t *err) {
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_integer(tx->type));
-    json_object_set_new(o, "chainId", ju64(tx->chain_id));
-    json_object_set_new(o, "nonce", ju64(tx->nonce));
-    json_object_set_new(o, "gasLimit", ju256(&tx->gas_limit));
-    if (tx->type == 2) {
-        json_object_set_new(o, "maxPriorityFeePerGas", ju256(&tx->max_priority_fee_per_gas));
-        json_object_set_new(o, "maxFeePerGas", ju256(&tx->max_fee_per_gas));
-    } else {
-        json_object_set_new(o, "gasPrice", ju256(&tx->gas_price));
-    }
-    json_object_set_new(o, "to", tx->has_to ? jaddr(tx->to) : json_null());
-    json_object_set_new(o, "value", ju256(&tx->value));
-    json_object_set_new(o, "data", jhex(tx->data, tx->data_len));
-    if (tx->type != 0) {
-        json_t *al = json_array();
-        for (size_t i = 0; i < tx->access_count; i++) {
-            json_t *keys = json_array();
-            for (size_t j = 0; j < tx->access_list[i].nkeys; j++)
-                json_array_append_new(keys, jhex(tx->access_list[i].keys[j], 32));
-            json_array_append_new(al, json_pack("{s:o,s:o}", "address",
-                                                jaddr(tx->access_list[i].address), "storageKeys",
-                                                keys));
-        }
-        json_object_set_new(o, "accessList", al);
-    }
-    if (tx->has_sig) {
-        uint8_t from[20], h[32];
-        if (eth_tx_recover_sender(tx, from, err) < 0 || eth_tx_hash(tx, h, err) < 0) {
-            json_decref(o);
-            return NULL;
-        }
-        json_object_set_new(o, "r", jhex(tx->sig.r, 32));
-        json_object_set_new(o, "s", jhex(tx->sig.s, 32));
-        json_object_set_new(o, "yParity", json_integer(tx->sig.y_parity));
-        json_object_set_new(o, "from", jaddr(from));
-        json_object_set_new(o, "hash", jhex(h, 32));
-    }
-    return o;
-}
-
 static json_t *do_tx(arena_t *a, const json_t *in, err_t *err) {
     eth_tx_t tx, parsed;
     uint8_t priv[32], uh[32], h[32], from[20];
-    if (tx_from_json(a, json_object_get(in, "tx"), &tx, err) < 0 ||
+    if (eth_tx_from_json(a, json_object_get(in, "tx"), &tx, err) < 0 ||
         get_fixed(in, "priv", priv, 32, err) < 0)
         return NULL;
     eth_buf_t u = {0}, s = {0};
@@ -257,11 +128,12 @@ static json_t *do_tx(arena_t *a, const json_t *in, err_t *err) {
         eth_tx_sign(&tx, priv, err) == 0 && eth_tx_serialize(&tx, true, &s, err) == 0 &&
         eth_tx_hash(&tx, h, err) == 0 && eth_tx_recover_sender(&tx, from, err) == 0 &&
         eth_tx_parse(a, s.data, s.len, &parsed, err) == 0) {
-        json_t *pj = tx_to_json(&parsed, err);
+        json_t *pj = eth_tx_to_json(&parsed, err);
         if (pj)
-            res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "unsignedSerialized", jhex(u.data, u.len),
-                            "unsignedHash", jhex(uh, 32), "serialized", jhex(s.data, s.len), "hash",
-                            jhex(h, 32), "from", jaddr(from), "parsed", pj);
+            res = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "unsignedSerialized",
+                            eth_json_hex(u.data, u.len), "unsignedHash", eth_json_hex(uh, 32),
+                            "serialized", eth_json_hex(s.data, s.len), "hash", eth_json_hex(h, 32),
+                            "from", eth_json_address(from), "parsed", pj);
     }
     eth_buf_free(&u);
     eth_buf_free(&s);
@@ -274,7 +146,7 @@ static json_t *do_tx_parse(arena_t *a, const json_t *in, err_t *err) {
     eth_tx_t tx;
     if (get_hex(in, "raw", &p, &n, err) < 0) return NULL;
     json_t *res = NULL;
-    if (eth_tx_parse(a, p, n, &tx, err) == 0) res = tx_to_json(&tx, err);
+    if (eth_tx_parse(a, p, n, &tx, err) == 0) res = eth_tx_to_json(&tx, err);
     free(p);
     return res;
 }
@@ -301,7 +173,7 @@ static json_t *do_abi(arena_t *a, const json_t *in, err_t *err) {
     if (eth_abi_encode(types, n, json_object_get(in, "values"), &b, err) == 0 &&
         eth_abi_decode(types, n, b.data, b.len, &dec, err) == 0)
         res = json_pack("{s:o,s:o,s:o}", "canonical", json_incref(canon), "encoded",
-                        jhex(b.data, b.len), "decoded", dec);
+                        eth_json_hex(b.data, b.len), "decoded", dec);
     json_decref(canon);
     eth_buf_free(&b);
     return res;
@@ -333,8 +205,9 @@ static json_t *do_function(arena_t *a, const json_t *in, err_t *err) {
         eth_abi_encode(f.outputs, f.noutputs, json_object_get(in, "outValues"), &ret, err) == 0 &&
         eth_abi_decode_result(&f, ret.data, ret.len, &dec, err) == 0)
         res = json_pack("{s:s,s:o,s:o,s:o,s:o}", "signature", eth_abi_fragment_signature(a, &f),
-                        "selector", jhex(sel, 4), "calldata", jhex(call.data, call.len), "result",
-                        jhex(ret.data, ret.len), "decodedResult", dec);
+                        "selector", eth_json_hex(sel, 4), "calldata",
+                        eth_json_hex(call.data, call.len), "result",
+                        eth_json_hex(ret.data, ret.len), "decodedResult", dec);
     eth_buf_free(&call);
     eth_buf_free(&ret);
     return res;
@@ -353,10 +226,10 @@ static json_t *do_event(arena_t *a, const json_t *in, err_t *err) {
                            data.len, &dec, err) == 0) {
         json_t *tj = json_array();
         for (size_t i = 0; i < topics.len / 32; i++)
-            json_array_append_new(tj, jhex(topics.data + 32 * i, 32));
+            json_array_append_new(tj, eth_json_hex(topics.data + 32 * i, 32));
         res = json_pack("{s:s,s:o,s:o,s:o,s:o}", "signature", eth_abi_fragment_signature(a, &f),
-                        "topic0", jhex(t0, 32), "topics", tj, "data", jhex(data.data, data.len),
-                        "decoded", dec);
+                        "topic0", eth_json_hex(t0, 32), "topics", tj, "data",
+                        eth_json_hex(data.data, data.len), "decoded", dec);
     }
     eth_buf_free(&topics);
     eth_buf_free(&data);
@@ -383,7 +256,7 @@ static json_t *do_message(const json_t *in, err_t *err) {
     if (rc < 0) return NULL;
     uint8_t ser[65];
     eth_sig_serialize(&sig, ser);
-    return json_pack("{s:o,s:o}", "hash", jhex(h, 32), "signature", jhex(ser, 65));
+    return json_pack("{s:o,s:o}", "hash", eth_json_hex(h, 32), "signature", eth_json_hex(ser, 65));
 }
 
 static json_t *do_typed(const json_t *in, err_t *err) {
@@ -403,9 +276,9 @@ static json_t *do_typed(const json_t *in, err_t *err) {
         eth_typed_sign(priv, domain, types, NULL, msg, &sig, err) == 0) {
         uint8_t ser[65];
         eth_sig_serialize(&sig, ser);
-        res =
-            json_pack("{s:s,s:o,s:o,s:o,s:o}", "encodeType", enc, "domainSeparator", jhex(ds, 32),
-                      "hashStruct", jhex(hs, 32), "hash", jhex(h, 32), "signature", jhex(ser, 65));
+        res = json_pack("{s:s,s:o,s:o,s:o,s:o}", "encodeType", enc, "domainSeparator",
+                        eth_json_hex(ds, 32), "hashStruct", eth_json_hex(hs, 32), "hash",
+                        eth_json_hex(h, 32), "signature", eth_json_hex(ser, 65));
     }
     free(enc);
     return res;

@@ -163,6 +163,18 @@ int eth_tx_sign(eth_tx_t *tx, const uint8_t priv[32], err_t *err);
 int eth_tx_parse(arena_t *a, const uint8_t *raw, size_t n, eth_tx_t *tx, err_t *err);
 int eth_tx_recover_sender(const eth_tx_t *tx, uint8_t from[20], err_t *err);
 
+/* JSON form (ethers field names; integers as decimal strings or JSON integers, bytes as hex):
+ * {"type":2,"chainId":"1","nonce":"0","gasLimit":…,"gasPrice"|"maxPriorityFeePerGas",
+ *  "maxFeePerGas","to":"0x…"|null,"value":…,"data":"0x…","accessList":[{"address",
+ *  "storageKeys":[…]}], and when signed "r","s","yParity"}. Missing fields are zero/empty.
+ * from_json allocates data and access lists in a. to_json adds "from" and "hash" when signed;
+ * caller decrefs. */
+int eth_tx_from_json(arena_t *a, const json_t *in, eth_tx_t *tx, err_t *err);
+json_t *eth_tx_to_json(const eth_tx_t *tx, err_t *err);
+/* JSON string helpers: "0x" hex and EIP-55 address (new references). */
+json_t *eth_json_hex(const uint8_t *p, size_t n);
+json_t *eth_json_address(const uint8_t a[20]);
+
 /* ---- ABI ---- */
 typedef enum {
     ETH_ABI_UINT,
