@@ -21,16 +21,7 @@
 #include "obs/log.h"
 #include "runtime/egress.h"
 #include "runtime/fetch.h"
-
-/* JSScriptRef is exported by libjavascriptcoregtk but its header (JSScriptRefPrivate.h) is
- * not installed; these are its declarations. */
-typedef struct OpaqueJSScript *JSScriptRef;
-JS_EXPORT JSScriptRef JSScriptCreateReferencingImmortalASCIIText(
-    JSContextGroupRef group, JSStringRef url, int startingLineNumber, const char *source,
-    size_t length, JSStringRef *errorMessage, int *errorLine);
-JS_EXPORT void JSScriptRelease(JSScriptRef script);
-JS_EXPORT JSValueRef JSScriptEvaluate(JSContextRef ctx, JSScriptRef script, JSValueRef thisValue,
-                                      JSValueRef *exception);
+#include "runtime/jsc_private.h"
 
 extern const char r3e_js_prelude[];
 extern const size_t r3e_js_prelude_len;
@@ -605,8 +596,9 @@ static JSScriptRef prelude_script(webapi_env_t *env, JSContextGroupRef group) {
     JSStringRef url = JSStringCreateWithUTF8CString("r3e:prelude.js");
     JSStringRef msg = NULL;
     int line = 0;
-    env->prelude = JSScriptCreateReferencingImmortalASCIIText(group, url, 1, r3e_js_prelude,
-                                                              r3e_js_prelude_len, &msg, &line);
+    JSStringRef src = JSStringCreateWithUTF8CString(r3e_js_prelude);
+    env->prelude = JSScriptCreateFromString(group, url, 1, src, &msg, &line);
+    JSStringRelease(src);
     JSStringRelease(url);
     if (!env->prelude) {
         char buf[256] = "?";

@@ -40,10 +40,10 @@ static void srv_reply(int c, const char *status, const char *headers, const char
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", status,
                      body_len, headers);
-    if (write(c, head, (size_t)n) < 0) return;
+    if (send(c, head, (size_t)n, MSG_NOSIGNAL) < 0) return;
     size_t off = 0;
     while (off < body_len) {
-        ssize_t w = write(c, body + off, body_len - off);
+        ssize_t w = send(c, body + off, body_len - off, MSG_NOSIGNAL);
         if (w <= 0) return;
         off += (size_t)w;
     }
@@ -103,6 +103,13 @@ static void srv_handle(srv_t *s, int c) {
     } else if (strcmp(path, "/redirect-metadata") == 0) {
         srv_reply(c, "307 Temporary Redirect",
                   "Location: http://169.254.169.254/latest/meta-data/\r\n", "", 0);
+    } else if (strcmp(path, "/slow") == 0) {
+        /* Never answers: waits (bounded) until the client gives up and closes. */
+        for (int i = 0; i < 40; i++) {
+            struct pollfd p = {.fd = c, .events = POLLIN};
+            char tmp[64];
+            if (poll(&p, 1, 50) > 0 && read(c, tmp, sizeof tmp) <= 0) break;
+        }
     } else if (strcmp(path, "/big") == 0) {
         size_t n = 200000;
         char *b = malloc(n);
@@ -591,6 +598,18 @@ static void test_fetch_request_count_cap(void **state) {
     free(c);
 }
 
+static void test_fetch_bounded_by_invocation_deadline(void **state) {
+    webapi_begin(g_env, CTX, 50, 1 << 20, 300);
+    uint64_t t0 = util_now_us();
+    char *c = fmt_code("await fetch('http://127.0.0.1:%d/slow')", g_srv.port);
+    assert_async(CTX, c, "ERR TypeError: fetch timed out (invocation deadline reached)");
+    free(c);
+    uint64_t ms = (util_now_us() - t0) / 1000;
+    assert_true(ms >= 250 && ms < 2000);
+    assert_async(CTX, "await fetch('http://example.com/')",
+                 "ERR TypeError: fetch refused: invocation deadline reached");
+}
+
 static void test_fetch_outside_invocation_and_end_drops_pending(void **state) {
     char *c = fmt_code("fetch('http://127.0.0.1:%d/json'); fetch('http://127.0.0.1:%d/big'); 0",
                        g_srv.port, g_srv.port);
@@ -668,6 +687,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fetch_response_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_request_count_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_bounded_by_invocation_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_outside_invocation_and_end_drops_pending, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wait_reports_extra_fd, setup, teardown),
