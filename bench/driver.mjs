@@ -6,6 +6,11 @@
 //     invoke response. One keep-alive connection, requests strictly sequential.
 //     Prints one JSON line: {n, p50_ms, p99_ms, mean_ms, max_ms, deploy_p50_ms, invoke_p50_ms}.
 //
+//   node driver.mjs durations URL NAME N
+//     N sequential invokes of NAME through /v1/functions/NAME/invoke; prints the p50 of the
+//     sandbox time the record reports (duration_us) and of the client round trip, which
+//     splits a request's cost into engine and everything around it.
+//
 //   node driver.mjs warm-rss URL SERVER_PID N
 //     Deploys N warm functions, then invokes each once (one warm context each), and sums
 //     VmRSS of the server's child processes (the workers) before and after.
@@ -168,13 +173,41 @@ async function warmRss(base, serverPid, n) {
   };
 }
 
+async function durations(base, name, n) {
+  const sandbox = [];
+  const trip = [];
+  for (let i = 0; i < n + 20; i++) {
+    const t0 = process.hrtime.bigint();
+    const inv = check(await request(base, "POST", `/v1/functions/${name}/invoke`, {}), 200, name);
+    const t1 = process.hrtime.bigint();
+    const rec = JSON.parse(inv.body);
+    if (rec.status !== "ok") throw new Error(`invoke ${name}: status ${rec.status}`);
+    if (i < 20) continue; // warm-up
+    sandbox.push(rec.duration_us);
+    trip.push(Number(t1 - t0) / 1000);
+  }
+  sandbox.sort((a, b) => a - b);
+  trip.sort((a, b) => a - b);
+  return {
+    name,
+    n,
+    sandbox_p50_us: pct(sandbox, 50),
+    sandbox_p99_us: pct(sandbox, 99),
+    roundtrip_p50_us: Math.round(pct(trip, 50)),
+    roundtrip_p99_us: Math.round(pct(trip, 99)),
+  };
+}
+
 async function main() {
   const [cmd, base, a, b] = process.argv.slice(2);
   let out;
   if (cmd === "deploy-latency") out = await deployLatency(base, Number(a));
   else if (cmd === "warm-rss") out = await warmRss(base, Number(a), Number(b));
+  else if (cmd === "durations") out = await durations(base, a, Number(b));
   else {
-    console.error("usage: driver.mjs deploy-latency URL N | warm-rss URL SERVER_PID N");
+    console.error(
+      "usage: driver.mjs deploy-latency URL N | warm-rss URL SERVER_PID N | durations URL NAME N",
+    );
     process.exit(2);
   }
   console.log(JSON.stringify(out));

@@ -71,7 +71,7 @@ out="$here/out/profile-$mode.txt"
   cat "$tmp/wrk.txt"
   echo
   echo "## by process and shared object (self time)"
-  perf report -i "$data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -25
+  perf report -i "$data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -25
   echo
   echo "## top symbols (self time)"
   perf report -i "$data" --no-children --sort comm,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -50

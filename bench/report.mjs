@@ -1,7 +1,8 @@
 // Turns the raw numbers of bench/run.sh into the markdown report (stdout).
 // argv[2]: rows file, one line per wrk run:
 //   LABEL requests seconds req/s p50_us p99_us socket_errors non2xx
-// Environment: WHEN CPU CORES LOAD_START LOAD_END REV WORKERS WRK_CMD DEPLOY_JSON RSS_JSON.
+// Environment: WHEN CPU CORES LOAD_START LOAD_END REV WORKERS WRK_CMD DEPLOY_JSON RSS_JSON
+// DUR_WARM DUR_FRESH.
 import fs from "node:fs";
 
 const env = process.env;
@@ -17,6 +18,8 @@ const rows = Object.fromEntries(
     ]),
 );
 const deploy = JSON.parse(env.DEPLOY_JSON);
+const durWarm = JSON.parse(env.DUR_WARM);
+const durFresh = JSON.parse(env.DUR_FRESH);
 const rss = JSON.parse(env.RSS_JSON);
 
 const nginx = rows["nginx"].rps;
@@ -50,6 +53,14 @@ for (const [label, r] of Object.entries(rows)) {
       `${ratio(r.rps / nginx)} | ${ratio(r.rps / node)} | ${ratio(r.rps / node1)} | ${errs} |`,
   );
 }
+out.push(``);
+out.push(
+  `One request at a time (${durWarm.n} sequential invokes over one keep-alive connection, ` +
+    `POST /v1/functions/NAME/invoke): warm — sandbox p50 ${durWarm.sandbox_p50_us} µs of a ` +
+    `${durWarm.roundtrip_p50_us} µs round trip (p99 ${durWarm.sandbox_p99_us} / ${durWarm.roundtrip_p99_us} µs); ` +
+    `fresh — sandbox p50 ${durFresh.sandbox_p50_us} µs of ${durFresh.roundtrip_p50_us} µs ` +
+    `(p99 ${durFresh.sandbox_p99_us} / ${durFresh.roundtrip_p99_us} µs).`,
+);
 out.push(``);
 out.push(
   `Deploy → first result (${deploy.n} deploys of new functions, each followed by its first ` +

@@ -9,6 +9,8 @@
 #   each with: wrk -t2 -c32 -d10s --latency -s bench/report.lua URL (after a 2 s warm-up)
 #   5. deploy -> first result latency over 1,000 deploys  (bench/driver.mjs deploy-latency)
 #   6. RSS per warm function instance, 1,000 functions     (bench/driver.mjs warm-rss)
+#   plus 500 sequential invokes of each hello, to split a request's time into sandbox
+#   (duration_us of the record) and everything around it (bench/driver.mjs durations)
 #
 # Prints the results and writes them to bench/out/results.md. Every process it starts runs
 # in its own process group and is killed on exit. Knobs (environment): R3E_BIN (default
@@ -174,6 +176,10 @@ deploy hello warm
 deploy hello-fresh fresh
 bench_url r3e-warm "$r3e_url/fn/hello"
 bench_url r3e-fresh "$r3e_url/fn/hello-fresh"
+# Where the time of one request goes: sandbox time (duration_us) vs the whole round trip.
+dur_warm="$(node "$here/driver.mjs" durations "$r3e_url" hello 500)"
+dur_fresh="$(node "$here/driver.mjs" durations "$r3e_url" hello-fresh 500)"
+log "sequential invokes: $dur_warm $dur_fresh"
 
 # --- 5. deploy -> first result -----------------------------------------------------------
 log "deploy->first result: $N_DEPLOYS deploys"
@@ -192,4 +198,5 @@ stop "$r3e_pid"
 mkdir -p "$here/out"
 WHEN="$when" CPU="$cpu" CORES="$cores" LOAD_START="$load_start" LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
 REV="$rev" WORKERS="$WORKERS" WRK_CMD="$WRK_CMD" DEPLOY_JSON="$deploy_json" RSS_JSON="$rss_json" \
+DUR_WARM="$dur_warm" DUR_FRESH="$dur_fresh" \
   node "$here/report.mjs" "$tmp/rows" | tee "$here/out/results.md"
