@@ -581,7 +581,7 @@ static bool timer_fire_due(sbx_inv_t *inv) {
         JSValueRef *args = t.args;
         t.args = malloc((t.nargs ? t.nargs : 1) * sizeof *t.args);
         if (!t.args) abort();
-        memcpy(t.args, args, t.nargs * sizeof *t.args);
+        if (t.nargs) memcpy(t.args, args, t.nargs * sizeof *t.args);
     } else {
         inv->timers[k] = inv->timers[--inv->ntimers];
     }
