@@ -188,6 +188,33 @@ static int want_positional(cli_t *cli, int want, const char *usage, const char *
     return 0;
 }
 
+/* Reads a whole file, or standard input for "-". Opening /dev/stdin fails when stdin is
+ * a socket (ENXIO), as it is under many process supervisors, so "-" reads fd 0 directly.
+ * Returns malloc'ed NUL-terminated text, or NULL with errno. */
+static char *read_input(const char *path, size_t *len) {
+    if (strcmp(path, "-") != 0) return util_read_file(path, len);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) break;
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got > 0) continue;
+        if (ferror(stdin)) break;
+        buf[n] = '\0';
+        *len = n;
+        return buf;
+    }
+    int saved = errno ? errno : ENOMEM;
+    free(buf);
+    errno = saved;
+    return NULL;
+}
+
 /* --- deploy ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -285,7 +312,7 @@ static int cmd_deploy(cli_t *cli) {
     int rc = deploy_parse(cli, &d);
     if (rc) goto out;
     size_t len = 0;
-    char *code = util_read_file(strcmp(d.file, "-") == 0 ? "/dev/stdin" : d.file, &len);
+    char *code = read_input(d.file, &len);
     if (!code) {
         fprintf(stderr, "error: invalid_argument: cannot read %s: %s\n", d.file, strerror(errno));
         rc = EXIT_FAIL;
@@ -323,8 +350,7 @@ static char *invoke_event(const char *data) {
     size_t len;
     if (!data) return strdup("{}");
     if (data[0] == '@') {
-        const char *path = strcmp(data + 1, "-") == 0 ? "/dev/stdin" : data + 1;
-        text = util_read_file(path, &len);
+        text = read_input(data + 1, &len);
         if (!text) {
             fprintf(stderr, "error: invalid_argument: cannot read %s: %s\n", data + 1,
                     strerror(errno));
