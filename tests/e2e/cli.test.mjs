@@ -126,9 +126,36 @@ describe('round trip', () => {
       assert.equal(ex, null, 'still following');
     } finally {
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('input and output modes', () => {
+  test('--data @- reads the event from stdin; --json deploy and rm print JSON', async () => {
+    const name = uniqueName('clistdin');
+    const src = await file('stdin.js', 'export default (e) => ({ got: e });\n');
+    let r = await cli(['--json', 'deploy', name, src]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = JSON.parse(r.stdout);
+    assert.equal(v.name, name);
+    assert.equal(v.version, 1);
+    r = await cli(['invoke', name, '--data', '@-', '--json'], { input: '{"from":"stdin"}' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).result, { got: { from: 'stdin' } });
+    r = await cli(['invoke', name]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"got": \{\s*\}/, 'no --data sends {}');
+    r = await cli(['--json', 'rm', name]);
+    assert.equal(r.code, 0, r.stderr);
+    JSON.parse(r.stdout);
+  });
+
+  test('--server works with a trailing slash and overrides R3E_SERVER', async () => {
+    const r = await runCli(['--server', `${srv.url}/`, 'ls'], { env: { R3E_SERVER: 'http://127.0.0.1:1' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /NAME|no functions/);
   });
 });
 

@@ -241,6 +241,23 @@ describe('request validation', () => {
     assert.equal(ok.body.result, 5 * 1024 * 1024);
   });
 
+  test('a plain client that sends all of an oversized body still gets the 413', async () => {
+    // Browsers and fetch() do not use "Expect: 100-continue": the server has to answer
+    // without resetting the connection while the upload is still arriving.
+    const name = uniqueName('big2');
+    await srv.deploy(name, 'export default (e) => e.length');
+    const body = JSON.stringify('x'.repeat(7 * 1024 * 1024));
+    for (let i = 0; i < 3; i++) {
+      let r;
+      try {
+        r = await srv.post(`/v1/functions/${name}/invoke`, body);
+      } catch (e) {
+        assert.fail(`attempt ${i}: the request failed instead of answering 413: ${e.cause?.code ?? e.message}`);
+      }
+      assertError(r, 413, 'payload_too_large');
+    }
+  });
+
   test('unknown functions are 404 for invoke and get', async () => {
     const name = uniqueName('ghost');
     assertError(await srv.post(`/v1/functions/${name}/invoke`, {}), 404, 'not_found');

@@ -348,6 +348,59 @@ describe('limits', () => {
   });
 });
 
+describe('output limits', () => {
+  test('a single huge allocation ends as "memory_limit" and the worker is replaced', async () => {
+    const name = uniqueName('hugealloc');
+    await srv.deploy(name, 'export default (e) => e.huge ? new Array(2e8).fill(7).length : "alive"',
+      { memory_mb: 64, timeout_ms: 20000 });
+    const rec = await srv.invoke(name, { huge: true }, { timeoutMs: 60000 });
+    assert.equal(rec.status, 'memory_limit', JSON.stringify({ ...rec, logs: undefined }));
+    const next = await srv.invoke(name, { huge: false }, { timeoutMs: 30000 });
+    assert.equal(next.status, 'ok', JSON.stringify(next));
+  });
+
+  test('console output over 64 KiB is cut and flagged logs_truncated', async () => {
+    const name = uniqueName('chatty');
+    await srv.deploy(name, 'export default () => { for (let i = 0; i < 2000; i++) console.log(i + " " + "x".repeat(100)); return "done"; }');
+    const rec = await srv.invoke(name);
+    assert.equal(rec.status, 'ok', JSON.stringify({ ...rec, logs: rec.logs?.length }));
+    assert.equal(rec.result, 'done');
+    assert.equal(rec.logs_truncated, true);
+    const bytes = rec.logs.reduce((n, l) => n + Buffer.byteLength(l.msg), 0);
+    // At most 64 KiB, give or take the line that crossed the limit.
+    assert.ok(bytes <= 64 * 1024 + 1024, `kept about 64 KiB of output: ${bytes}`);
+    assert.ok(bytes >= 32 * 1024, `kept the output up to the limit: ${bytes}`);
+    assert.ok(rec.logs.length > 0 && rec.logs[0].msg.startsWith('0 '), 'the first lines are kept');
+  });
+
+  test('a result over 6 MiB is an error, not a crash', async () => {
+    const name = uniqueName('bigresult');
+    await srv.deploy(name, 'export default (e) => e.big ? "r".repeat(7 * 1024 * 1024) : "small"');
+    const rec = await srv.invoke(name, { big: true }, { timeoutMs: 60000 });
+    assert.equal(rec.status, 'error', JSON.stringify({ ...rec, result: typeof rec.result }));
+    assert.equal((await srv.invoke(name, { big: false })).result, 'small');
+  });
+
+  test('KV keys and values over their limits reject catchably', async () => {
+    const name = uniqueName('kvlimits');
+    await srv.deploy(name, `export default async (e, ctx) => {
+      const out = {};
+      try { await ctx.kv.put('k'.repeat(513), 'v'); out.longKey = 'stored'; } catch (err) { out.longKey = err.name; }
+      try { await ctx.kv.put('big', 'v'.repeat(256 * 1024 + 1)); out.bigValue = 'stored'; } catch (err) { out.bigValue = err.name; }
+      try { await ctx.kv.put('', 'v'); out.emptyKey = 'stored'; } catch (err) { out.emptyKey = err.name; }
+      await ctx.kv.put('k'.repeat(512), 'v'.repeat(256 * 1024));
+      out.maxOk = (await ctx.kv.get('k'.repeat(512))).length;
+      return out;
+    }`);
+    const rec = await srv.invoke(name);
+    assert.equal(rec.status, 'ok', JSON.stringify(rec));
+    assert.ok(['TypeError', 'RangeError'].includes(rec.result.longKey), `long key: ${rec.result.longKey}`);
+    assert.ok(['TypeError', 'RangeError'].includes(rec.result.bigValue), `big value: ${rec.result.bigValue}`);
+    assert.ok(['TypeError', 'RangeError'].includes(rec.result.emptyKey), `empty key: ${rec.result.emptyKey}`);
+    assert.equal(rec.result.maxOk, 256 * 1024, 'values at the limit are fine');
+  });
+});
+
 describe('isolation and concurrency', () => {
   const counter = 'let n = 0;\nexport default () => ++n;';
 

@@ -123,9 +123,9 @@ describe('function logs', () => {
         const m = randomUUID();
         markers.push(m);
         await srv.invoke(name, { m });
-        await Promise.race([reader, new Promise((r) => setTimeout(r, 700))]);
+        await Promise.race([reader, new Promise((r) => setTimeout(r, 700).unref())]);
       }
-      const got = await Promise.race([reader, new Promise((r) => setTimeout(() => r(null), 1000))]);
+      const got = await Promise.race([reader, new Promise((r) => setTimeout(() => r(null), 1000).unref())]);
       assert.ok(got, `a followed line arrived (invoked ${markers.length} times)`);
       assert.equal(got.function, name);
       assert.ok(['log', 'info'].includes(got.level));

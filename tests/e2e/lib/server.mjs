@@ -189,7 +189,11 @@ export class Server {
   async stop(signal = 'SIGTERM', timeoutMs = STOP_TIMEOUT_MS) {
     if (this.exited) return this.exited;
     this.proc.kill(signal);
-    const res = await Promise.race([this.exitPromise, sleep(timeoutMs).then(() => null)]);
+    // The timer is cleared so that it cannot keep the test process alive after the exit.
+    let timer;
+    const res = await Promise.race([this.exitPromise,
+      new Promise((r) => { timer = setTimeout(() => r(null), timeoutMs); })]);
+    clearTimeout(timer);
     if (res) return res;
     this.proc.kill('SIGKILL');
     await this.exitPromise;
