@@ -122,6 +122,16 @@ static void test_sign_verify_roundtrip_and_tamper(void **state) {
     assert_int_equal(neo_verify(pub, msg, sizeof msg, sig, &e), 0);
     memset(bad, 0, sizeof bad);
     assert_int_equal(neo_verify(bad, msg, sizeof msg, sig, &e), -1);
+    /* a parsed key signs the same way and reports the same public key */
+    neo_key_t *k = neo_key_new(priv, &e);
+    assert_non_null(k);
+    assert_memory_equal(neo_key_pubkey(k), pub, 33);
+    assert_int_equal(neo_key_sign(k, msg, sizeof msg, sig, &e), 0);
+    assert_int_equal(neo_verify(pub, msg, sizeof msg, sig, &e), 1);
+    neo_key_free(k);
+    neo_key_free(NULL);
+    memset(priv, 0, sizeof priv);
+    assert_null(neo_key_new(priv, &e));
 }
 
 static void test_multisig_rejects_bad_threshold(void **state) {

@@ -95,6 +95,15 @@ int neo_address_to_script_hash(const char *addr, uint8_t hash[20], err_t *err);
 /* ECDSA P-256 over SHA-256(msg), 64-byte r||s with low s (as neon-js's noble signer).
  * The nonce is random (OpenSSL 3.0 has no RFC 6979). This is neon-js wallet.sign(hex). */
 int neo_sign(const uint8_t priv[32], const uint8_t *msg, size_t n, uint8_t sig[64], err_t *err);
+/* A parsed signing key, for signing many messages with one key (a relayer): parsing the
+ * key costs more than a signature. Immutable, so one key may sign from several threads.
+ * neo_key_free(NULL) is fine. */
+typedef struct neo_key neo_key_t;
+neo_key_t *neo_key_new(const uint8_t priv[32], err_t *err);
+void neo_key_free(neo_key_t *k);
+const uint8_t *neo_key_pubkey(const neo_key_t *k); /* 33 bytes, owned by k */
+int neo_key_sign(const neo_key_t *k, const uint8_t *msg, size_t n, uint8_t sig[64], err_t *err);
+
 /* 1 = valid, 0 = invalid signature, -1 = malformed key (err filled). High s accepted. */
 int neo_verify(const uint8_t pub[33], const uint8_t *msg, size_t n, const uint8_t sig[64],
                err_t *err);
@@ -264,6 +273,8 @@ int neo_tx_hash(const neo_tx_t *tx, uint8_t hash[32], err_t *err);
 int neo_tx_sign_data(const neo_tx_t *tx, uint32_t magic, uint8_t out[36], err_t *err);
 int neo_tx_sign(const neo_tx_t *tx, uint32_t magic, const uint8_t priv[32], uint8_t sig[64],
                 err_t *err);
+int neo_tx_sign_key(const neo_tx_t *tx, uint32_t magic, const neo_key_t *key, uint8_t sig[64],
+                    err_t *err);
 /* 1 valid, 0 invalid, -1 error. */
 int neo_tx_verify(const neo_tx_t *tx, uint32_t magic, const uint8_t pub[33], const uint8_t sig[64],
                   err_t *err);

@@ -407,17 +407,46 @@ static EVP_PKEY *pkey_from(const uint8_t priv[32], const uint8_t pub[33]) {
     return pkey;
 }
 
-int neo_sign(const uint8_t priv[32], const uint8_t *msg, size_t n, uint8_t sig[64], err_t *err) {
+struct neo_key {
+    EVP_PKEY *pkey; /* keypair; read-only after creation, so shareable across threads */
+    uint8_t pub[33];
+};
+
+neo_key_t *neo_key_new(const uint8_t priv[32], err_t *err) {
+    uint8_t pub[33];
+    if (neo_pubkey_from_privkey(priv, pub, err) != 0) return NULL;
+    /* Private scalar only: importing the public point too makes OpenSSL validate it, which
+     * costs more than a signature. */
+    EVP_PKEY *pkey = pkey_from(priv, NULL);
+    if (!pkey) {
+        err_set(err, R3E_EINTERNAL, "key: OpenSSL rejected the P-256 key");
+        return NULL;
+    }
+    neo_key_t *k = malloc(sizeof *k);
+    if (!k) abort();
+    k->pkey = pkey;
+    memcpy(k->pub, pub, 33);
+    return k;
+}
+
+void neo_key_free(neo_key_t *k) {
+    if (!k) return;
+    EVP_PKEY_free(k->pkey);
+    free(k);
+}
+
+const uint8_t *neo_key_pubkey(const neo_key_t *k) {
+    return k->pub;
+}
+
+static int pkey_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t n, uint8_t sig[64], err_t *err) {
     uint8_t digest[32], der[80];
     size_t derlen = sizeof der;
-    if (neo_privkey_check(priv, err) != 0) return -1;
     SHA256(msg, n, digest);
-    EVP_PKEY *pkey = pkey_from(priv, NULL);
-    EVP_PKEY_CTX *ctx = pkey ? EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL) : NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     int ok = ctx && EVP_PKEY_sign_init(ctx) > 0 &&
              EVP_PKEY_sign(ctx, der, &derlen, digest, sizeof digest) > 0;
     EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
     if (!ok) return err_set(err, R3E_EINTERNAL, "sign: OpenSSL ECDSA failed");
     const uint8_t *dp = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &dp, (long)derlen);
@@ -432,6 +461,20 @@ int neo_sign(const uint8_t priv[32], const uint8_t *msg, size_t n, uint8_t sig[6
     BN_free(low);
     ECDSA_SIG_free(es);
     return ok ? 0 : err_set(err, R3E_EINTERNAL, "sign: bad signature size");
+}
+
+int neo_key_sign(const neo_key_t *k, const uint8_t *msg, size_t n, uint8_t sig[64], err_t *err) {
+    return pkey_sign(k->pkey, msg, n, sig, err);
+}
+
+/* One-shot: skips the public key, which a signature does not need. */
+int neo_sign(const uint8_t priv[32], const uint8_t *msg, size_t n, uint8_t sig[64], err_t *err) {
+    if (neo_privkey_check(priv, err) != 0) return -1;
+    EVP_PKEY *pkey = pkey_from(priv, NULL);
+    if (!pkey) return err_set(err, R3E_EINTERNAL, "sign: OpenSSL rejected the P-256 key");
+    int rc = pkey_sign(pkey, msg, n, sig, err);
+    EVP_PKEY_free(pkey);
+    return rc;
 }
 
 int neo_verify(const uint8_t pub[33], const uint8_t *msg, size_t n, const uint8_t sig[64],

@@ -285,6 +285,13 @@ int neo_tx_sign(const neo_tx_t *tx, uint32_t magic, const uint8_t priv[32], uint
     return neo_sign(priv, data, sizeof data, sig, err);
 }
 
+int neo_tx_sign_key(const neo_tx_t *tx, uint32_t magic, const neo_key_t *key, uint8_t sig[64],
+                    err_t *err) {
+    uint8_t data[36];
+    if (neo_tx_sign_data(tx, magic, data, err) != 0) return -1;
+    return neo_key_sign(key, data, sizeof data, sig, err);
+}
+
 int neo_tx_verify(const neo_tx_t *tx, uint32_t magic, const uint8_t pub[33], const uint8_t sig[64],
                   err_t *err) {
     uint8_t data[36];
