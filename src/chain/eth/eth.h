@@ -265,6 +265,8 @@ int eth_message_sign(const uint8_t priv[32], const uint8_t *msg, size_t len, eth
 /* EIP-712. types is {"Mail":[{"name":"from","type":"Person"},…],…} (an "EIP712Domain" entry
  * is ignored: the domain type is derived from the fields present in domain, as ethers does).
  * primary may be NULL: the one struct type no other type references. */
+/* The one struct type no other type references; *out points into types. */
+int eth_typed_primary_type(const json_t *types, const char **out, err_t *err);
 /* encodeType of primary: "Mail(Person from,Person to,string contents)Person(…)"; caller frees */
 int eth_typed_encode_type(const json_t *types, const char *primary, char **out, err_t *err);
 int eth_typed_hash_struct(const json_t *types, const char *primary, const json_t *value,

@@ -88,8 +88,7 @@ int eth_tx_serialize(const eth_tx_t *tx, bool with_sig, eth_buf_t *out, err_t *e
     if (with_sig && tx->sig.y_parity != 0 && tx->sig.y_parity != 1)
         return err_set(err, R3E_EINVAL, "transaction: yParity must be 0 or 1");
     /* A tip above the fee cap can never be paid; nodes and ethers refuse such a tx. */
-    if (tx->type == 2 &&
-        memcmp(tx->max_priority_fee_per_gas.b, tx->max_fee_per_gas.b, 32) > 0)
+    if (tx->type == 2 && memcmp(tx->max_priority_fee_per_gas.b, tx->max_fee_per_gas.b, 32) > 0)
         return err_set(err, R3E_EINVAL,
                        "transaction: maxPriorityFeePerGas cannot be more than maxFeePerGas");
     arena_t *a = arena_create(0);

@@ -272,7 +272,9 @@ int eth_typed_domain_separator(const json_t *domain, uint8_t out[32], err_t *err
 }
 
 /* The one struct type that no other type references (ethers' getPrimaryType). */
-static int primary_type(const json_t *types, const char **out, err_t *err) {
+int eth_typed_primary_type(const json_t *types, const char **out, err_t *err) {
+    if (!json_is_object(types))
+        return err_set(err, R3E_EINVAL, "typed data: types must be an object");
     const char *name, *found = NULL;
     json_t *fields;
     json_object_foreach((json_t *)types, name, fields) {
@@ -308,7 +310,7 @@ int eth_typed_hash(const json_t *domain, const json_t *types, const char *primar
                    const json_t *message, uint8_t out[32], err_t *err) {
     if (!json_is_object(types))
         return err_set(err, R3E_EINVAL, "typed data: types must be an object");
-    if (!primary && primary_type(types, &primary, err) < 0) return -1;
+    if (!primary && eth_typed_primary_type(types, &primary, err) < 0) return -1;
     uint8_t buf[66] = {0x19, 0x01};
     if (eth_typed_domain_separator(domain, buf + 2, err) < 0 ||
         eth_typed_hash_struct(types, primary, message, buf + 34, err) < 0)
