@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "obs/log.h"
 
+#include <ctype.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +25,18 @@ static bool exec_id_ok(const char *id) {
 }
 
 void api_h_get_execution(http_req_t *r, const route_match_t *m) {
-    const char *id = m->params[0];
+    char id[27] = ""; /* ULIDs are case-insensitive; stored upper-case */
+    for (size_t i = 0; i < sizeof id - 1 && m->params[0][i]; i++)
+        id[i] = (char)toupper((unsigned char)m->params[0][i]);
+    if (strlen(m->params[0]) != 26) id[0] = '\0';
     char *rec = NULL;
     err_t e;
-    if (!exec_id_ok(id) || store_get_execution(r->api->store, API_NS, id, &rec, &e) < 0) {
-        if (!exec_id_ok(id) || e.code == R3E_ENOTFOUND)
+    if (!exec_id_ok(id)) {
+        http_send_error(r, R3E_EINVAL, "execution ids are 26-character ULIDs");
+        return;
+    }
+    if (store_get_execution(r->api->store, API_NS, id, &rec, &e) < 0) {
+        if (e.code == R3E_ENOTFOUND)
             http_send_error(r, R3E_ENOTFOUND, "execution \"%.40s\" not found", id);
         else
             http_send_err(r, &e);
@@ -42,7 +50,7 @@ static int exec_fn_known(http_req_t *r, const char *name, size_t nrecords) {
     store_function_t f;
     err_t e;
     if (!util_valid_name(name)) {
-        http_send_error(r, R3E_ENOTFOUND, "function \"%.64s\" not found", name);
+        http_send_error(r, R3E_EINVAL, "function name must match [a-z0-9][a-z0-9-]{0,62}");
         return -1;
     }
     if (nrecords) return 0;

@@ -135,11 +135,11 @@ void api_h_list_functions(http_req_t *r, const route_match_t *m) {
     http_send_json(r, 200, json_pack("{s:o}", "functions", arr));
 }
 
-/* 404 for names that cannot exist, so lookups never reach the store with junk. */
+/* 400 for names that cannot exist, so lookups never reach the store with junk. */
 static int fn_get(http_req_t *r, const char *name, store_function_t *f) {
     err_t e;
     if (!util_valid_name(name)) {
-        http_send_error(r, R3E_ENOTFOUND, "function \"%.64s\" not found", name);
+        http_send_error(r, R3E_EINVAL, "function name must match [a-z0-9][a-z0-9-]{0,62}");
         return -1;
     }
     if (store_get_function(r->api->store, API_NS, name, f, &e) < 0) {

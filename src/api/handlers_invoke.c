@@ -211,6 +211,10 @@ static void inv_free(inv_t *iv) {
 }
 
 void api_h_invoke(http_req_t *r, const route_match_t *m) {
+    if (!util_valid_name(m->params[0])) {
+        http_send_error(r, R3E_EINVAL, "function name must match [a-z0-9][a-z0-9-]{0,62}");
+        return;
+    }
     const char *event = "null";
     size_t event_len = 4;
     if (r->body_len) {
