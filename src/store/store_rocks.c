@@ -857,6 +857,13 @@ store_t *store_rocks_open(const char *dir, err_t *err) {
     rocksdb_options_set_create_if_missing(r->opts, 1);
     rocksdb_options_set_create_missing_column_families(r->opts, 1);
     rocksdb_options_set_keep_log_file_num(r->opts, 4); /* RocksDB's own LOG files, not WAL */
+    /* Memory and disk bounds for a small embedded server: RocksDB's defaults allow 64 MiB
+     * memtables per column family (7 here); cap them together at 64 MiB. With several
+     * column families a rarely written one (functions) would otherwise pin old WAL files;
+     * the WAL cap makes RocksDB flush it so those files can go. */
+    rocksdb_options_set_write_buffer_size(r->opts, 16u << 20);
+    rocksdb_options_set_db_write_buffer_size(r->opts, 64u << 20);
+    rocksdb_options_set_max_total_wal_size(r->opts, 128u << 20);
     const rocksdb_options_t *cf_opts[CF_COUNT];
     for (int i = 0; i < CF_COUNT; i++)
         cf_opts[i] = r->opts;
