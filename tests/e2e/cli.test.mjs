@@ -86,6 +86,9 @@ describe('round trip', () => {
       return x.code === 0 && x.stdout.includes('v1 got ada') ? x : null;
     }, { timeoutMs: 10000, what: 'logs to show the invocation' });
     assert.match(r.stdout, new RegExp(`(log|info)\\s+${execId} v1 got ada`));
+    r = await cli(['--json', 'logs', name, '--limit', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, 1, `--limit 1: ${r.stdout}`);
     r = await cli(['--json', 'logs', name]);
     const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
     assert.ok(lines.some((l) => l.execution_id === execId && l.msg === 'v1 got ada'));

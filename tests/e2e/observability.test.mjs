@@ -80,6 +80,19 @@ describe('function logs', () => {
     assert.ok(lines.indexOf(hello) < lines.indexOf(warn), 'oldest first');
   });
 
+  test('?limit=N returns the newest N lines', async () => {
+    const name = uniqueName('loglimit');
+    await srv.deploy(name, 'export default (e) => { console.log("line", e.i); return 1; }');
+    for (let i = 0; i < 4; i++) await srv.invoke(name, { i });
+    const msgs = await waitFor(async () => {
+      const r = await srv.get(`/v1/functions/${name}/logs?limit=2`);
+      assert.equal(r.status, 200, r.text);
+      const m = r.text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l).msg);
+      return m.includes('line 3') ? m : null;
+    }, { timeoutMs: 10000, what: 'the newest line' });
+    assert.deepEqual(msgs, ['line 2', 'line 3']);
+  });
+
   test('logs of an unknown function are 404', async () => {
     assertError(await srv.get(`/v1/functions/${uniqueName('nolog')}/logs`), 404, 'not_found');
   });
