@@ -137,6 +137,21 @@ describe('server restart', () => {
   });
 });
 
+describe('clean restart', () => {
+  test('SIGTERM then restart on the same data dir keeps everything too', async () => {
+    const srv = await start({ workers: 2 });
+    const name = uniqueName('clean');
+    await srv.deploy(name, 'export default async (e, ctx) => { if (e.v) await ctx.kv.put("v", e.v); return await ctx.kv.get("v"); }');
+    const rec = await srv.invoke(name, { v: 'kept' });
+    const res = await srv.stop('SIGTERM');
+    assert.equal(res.code, 0);
+    await srv.restart();
+    assert.equal((await srv.invoke(name, {})).result, 'kept');
+    assert.equal((await srv.get(`/v1/executions/${rec.execution_id}`)).status, 200);
+    assert.equal((await srv.close()).code, 0);
+  });
+});
+
 describe('graceful shutdown', () => {
   test('SIGTERM lets an in-flight invocation finish, then exits 0', async () => {
     const srv = await start({ workers: 2 });

@@ -148,6 +148,7 @@ describe('versions, rollback, delete', () => {
   test('delete removes the function: 404 afterwards for get, invoke and delete', async () => {
     const name = uniqueName('del');
     await srv.deploy(name, 'export default () => 1');
+    const kept = await srv.invoke(name);
     const d = await srv.del(`/v1/functions/${name}`);
     assert.ok(d.status === 204 || d.status === 200, `delete: ${d.status} ${d.text}`);
     assertError(await srv.get(`/v1/functions/${name}`), 404, 'not_found');
@@ -155,10 +156,25 @@ describe('versions, rollback, delete', () => {
     assertError(await srv.del(`/v1/functions/${name}`), 404, 'not_found');
     const l = await srv.get('/v1/functions');
     assert.ok(!l.body.functions.some((f) => f.name === name), 'not listed');
+    // Execution records are the audit trail: they outlive the function.
+    const rec = await srv.get(`/v1/executions/${kept.execution_id}`);
+    assert.equal(rec.status, 200, rec.text);
+    assert.equal(rec.body.function, name);
     // The name can be used again, starting over at version 1.
     const again = await srv.deploy(name, 'export default () => 2');
     assert.equal(again.version, 1);
     assert.equal((await srv.invoke(name)).result, 2);
+  });
+
+  test('delete also deletes the function\'s KV state', async () => {
+    const name = uniqueName('delkv');
+    const code = 'export default async (e, ctx) => { if (e.put) await ctx.kv.put("k", "v"); return await ctx.kv.get("k"); }';
+    await srv.deploy(name, code);
+    assert.equal((await srv.invoke(name, { put: true })).result, 'v');
+    const d = await srv.del(`/v1/functions/${name}`);
+    assert.ok(d.status === 204 || d.status === 200, d.text);
+    await srv.deploy(name, code);
+    assert.equal((await srv.invoke(name, {})).result, null, 'a new function of the same name starts empty');
   });
 });
 

@@ -251,6 +251,40 @@ describe('console, async work, env', () => {
   });
 });
 
+describe('sandbox', () => {
+  test('no ambient authority: no require, process, filesystem or raw networking', async () => {
+    const name = uniqueName('sandbox');
+    await srv.deploy(name, `export default () => ({
+      require: typeof require, process: typeof process, Deno: typeof Deno, Bun: typeof Bun,
+      XMLHttpRequest: typeof XMLHttpRequest, WebSocket: typeof WebSocket,
+      importScripts: typeof importScripts,
+      dynamicImport: (() => { try { return typeof eval("import('fs')"); } catch (e) { return 'throws'; } })(),
+    })`);
+    const rec = await srv.invoke(name);
+    assert.equal(rec.status, 'ok', JSON.stringify(rec));
+    const r = rec.result;
+    for (const k of ['require', 'process', 'Deno', 'Bun', 'XMLHttpRequest', 'WebSocket', 'importScripts']) {
+      assert.equal(r[k], 'undefined', `${k} is not available`);
+    }
+    if (r.dynamicImport === 'object') {
+      // import() returned a promise: it must not load anything.
+      const name2 = uniqueName('dynimport');
+      await srv.deploy(name2, 'export default async () => { try { await import("fs"); return "loaded"; } catch (e) { return "refused"; } }');
+      const rec2 = await srv.invoke(name2);
+      assert.notEqual(rec2.result, 'loaded', JSON.stringify(rec2));
+    }
+  });
+
+  test('functions do not share globals with each other', async () => {
+    const a = uniqueName('share-a');
+    const b = uniqueName('share-b');
+    await srv.deploy(a, 'export default () => { globalThis.leak = "from a"; return 1; }');
+    await srv.deploy(b, 'export default () => globalThis.leak ?? null');
+    await srv.invoke(a);
+    assert.equal((await srv.invoke(b)).result, null);
+  });
+});
+
 describe('kv', () => {
   test('put/get/list/delete persist across invocations and are per function', async () => {
     const name = uniqueName('kv');

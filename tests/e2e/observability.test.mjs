@@ -178,6 +178,19 @@ describe('execution history', () => {
   });
 });
 
+describe('request ids', () => {
+  test('every response carries X-Request-Id; a valid client id is kept', async () => {
+    for (const [method, path] of [['GET', '/healthz'], ['GET', '/v1/functions'], ['GET', '/v1/nope'],
+      ['DELETE', '/v1/functions']]) {
+      const r = await srv.request(method, path);
+      assert.ok(r.headers.get('x-request-id'), `${method} ${path} has X-Request-Id`);
+    }
+    const mine = 'test-req-0123456789';
+    const r = await srv.get('/v1/functions', { headers: { 'x-request-id': mine } });
+    assert.equal(r.headers.get('x-request-id'), mine);
+  });
+});
+
 describe('server logs', () => {
   test('stderr is JSON lines; an invocation is logged with request_id, function, execution_id', async () => {
     const name = uniqueName('traced');
