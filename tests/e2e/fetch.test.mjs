@@ -32,6 +32,8 @@ before(async () => {
         case '/json': return send(200, { hello: 'world', n: 7 }, { 'x-upstream': 'yes' });
         case '/echo': return send(200, { method: req.method, ctype: req.headers['content-type'] ?? null, xtest: req.headers['x-test'] ?? null, body });
         case '/status/418': return send(418, { teapot: true });
+        case '/slow': return setTimeout(() => send(200, { slow: true }), 300);
+        case '/hang': return setTimeout(() => send(200, { late: true }), 10000).unref();
         case '/redirect-ok': res.writeHead(302, { location: '/json' }); return res.end();
         case '/redirect-private': res.writeHead(302, { location: `http://127.0.0.1:${forbiddenPort}/secret` }); return res.end();
         case '/redirect-meta': res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }); return res.end();
@@ -102,6 +104,50 @@ describe('allowed destinations', () => {
     assert.equal(rec.result.status, 200);
     assert.deepEqual(JSON.parse(rec.result.text), { hello: 'world', n: 7 });
     assert.match(rec.result.url, /\/json$/, 'response.url is the final URL');
+  });
+});
+
+describe('fetch limits', () => {
+  test('parallel fetches overlap instead of running one after another', async () => {
+    const name = uniqueName('fetchpar');
+    await srv.deploy(name, `export default async (e) => {
+      const t0 = Date.now();
+      const all = await Promise.all(Array.from({ length: 8 }, () => fetch(e.url).then((r) => r.json())));
+      return { n: all.filter((x) => x.slow).length, ms: Date.now() - t0 };
+    }`);
+    const rec = await srv.invoke(name, { url: `http://127.0.0.1:${upPort}/slow` });
+    assert.equal(rec.status, 'ok', JSON.stringify(rec));
+    assert.equal(rec.result.n, 8);
+    assert.ok(rec.result.ms < 8 * 300 * 0.75, `8 x 300 ms fetches took ${rec.result.ms} ms`);
+  });
+
+  test('a fetch that outlasts timeout_ms ends the invocation as "timeout"', async () => {
+    const name = uniqueName('fetchhang');
+    await srv.deploy(name, 'export default async (e) => (await fetch(e.url)).status', { timeout_ms: 700 });
+    const t0 = Date.now();
+    const rec = await srv.invoke(name, { url: `http://127.0.0.1:${upPort}/hang` }, { timeoutMs: 30000 });
+    assert.equal(rec.status, 'timeout', JSON.stringify(rec));
+    assert.ok(Date.now() - t0 < 5000, `stopped near the limit, not after the upstream: ${Date.now() - t0} ms`);
+    const next = await srv.invoke(fn, { url: `http://127.0.0.1:${upPort}/json` });
+    assert.equal(next.status, 'ok', JSON.stringify(next));
+  });
+
+  test('at most 50 fetches per invocation; the 51st rejects', async () => {
+    const name = uniqueName('fetchmany');
+    await srv.deploy(name, `export default async (e) => {
+      let ok = 0;
+      for (let i = 0; i < 60; i++) {
+        try { await (await fetch(e.url)).text(); ok++; } catch (err) { return { ok, name: err.name, msg: err.message }; }
+      }
+      return { ok };
+    }`, { timeout_ms: 20000 });
+    const rec = await srv.invoke(name, { url: `http://127.0.0.1:${upPort}/json` }, { timeoutMs: 60000 });
+    assert.equal(rec.status, 'ok', JSON.stringify(rec));
+    assert.equal(rec.result.ok, 50, JSON.stringify(rec.result));
+    assert.ok(rec.result.msg, 'the rejection says why');
+    // The limit is per invocation: the next one can fetch again.
+    const again = await srv.invoke(fn, { url: `http://127.0.0.1:${upPort}/json` });
+    assert.equal(again.status, 'ok', JSON.stringify(again));
   });
 });
 
