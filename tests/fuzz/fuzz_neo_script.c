@@ -1,5 +1,6 @@
 /* Fuzzes the NeoVM script builder and the text decoders around it (decimal integers,
- * Base58Check addresses and WIFs, base64, RPC stack items). The first byte picks the
+ * Base58Check addresses and WIFs, base64, RPC stack items, and the JSON forms of scripts
+ * and transactions that r3e.neo passes in from JS). The first byte picks the
  * target. Invariant for integers: the emitted PUSH opcode decodes back to the same value. */
 #include <jansson.h>
 #include <stdint.h>
@@ -54,7 +55,7 @@ static char *cstr(const uint8_t *p, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    uint8_t sel = data[0] % 6;
+    uint8_t sel = data[0] % 8;
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     char *s = cstr(p, n);
@@ -84,6 +85,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_t *nd = j ? neo_notification_decode(j, &e) : NULL;
         json_decref(d);
         json_decref(nd);
+        json_decref(j);
+        break;
+    }
+    case 6: { /* JSON script program, as r3e.neo's ScriptBuilder sends it */
+        json_t *j = json_loadb((const char *)p, n, JSON_ALLOW_NUL, NULL);
+        if (j && neo_script_from_json(j, &b, &e) != 0 && e.msg[0] == '\0') abort();
+        json_decref(j);
+        break;
+    }
+    case 7: { /* JSON transaction -> serialize both forms */
+        json_t *j = json_loadb((const char *)p, n, JSON_ALLOW_NUL, NULL);
+        arena_t *a = arena_create(0);
+        neo_tx_t tx;
+        if (j && neo_tx_from_json(a, j, &tx, &e) == 0) {
+            (void)neo_tx_serialize(&tx, false, &b, &e);
+            (void)neo_tx_serialize(&tx, true, &b, &e);
+        }
+        arena_destroy(a);
         json_decref(j);
         break;
     }
