@@ -479,7 +479,11 @@ static JSValueRef n_fetch(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, si
         JSStringRef lenname = JSStringCreateWithUTF8CString("length");
         double len = JSValueToNumber(ctx, JSObjectGetProperty(ctx, arr, lenname, NULL), NULL);
         JSStringRelease(lenname);
-        if (len > 0 && len < 10000) {
+        if (len > 1000) {
+            result = js_str(ctx, "fetch: more than 1000 request headers");
+            goto out;
+        }
+        if (len > 0) {
             lines = calloc((size_t)len, sizeof *lines);
             for (size_t i = 0; lines && i < (size_t)len; i++) {
                 lines[i] =
