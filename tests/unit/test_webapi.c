@@ -491,6 +491,27 @@ static void test_fetch_post_body_and_headers(void **state) {
     free(c);
 }
 
+static void test_fetch_form_body_and_head(void **state) {
+    char *c = fmt_code("const r = await fetch('http://127.0.0.1:%d/echo', {method: 'POST',"
+                       " body: new URLSearchParams({a: '1 2', b: '\u00e9'})});"
+                       "const j = await r.json(); return j.body + '|' + j.ctype;",
+                       g_srv.port);
+    assert_async(CTX, c, "a=1+2&b=%C3%A9|application/x-www-form-urlencoded;charset=UTF-8");
+    free(c);
+    c = fmt_code("const r = await fetch('http://127.0.0.1:%d/json', {method: 'HEAD'});"
+                 "return r.status + '|' + r.headers.get('content-length') + '|' + "
+                 "(await r.text()).length;",
+                 g_srv.port);
+    assert_async(CTX, c, "200|24|0");
+    free(c);
+}
+
+static void test_env_rejects_malformed_allow_list(void **state) {
+    char err[256] = "";
+    assert_null(webapi_env_create("127.0.0.1, 10.0.0.0/99", err, sizeof err));
+    assert_string_equal(err, "malformed egress allow-list entry \"10.0.0.0/99\"");
+}
+
 static void test_fetch_follows_allowed_redirect(void **state) {
     char *c = fmt_code("const r = await fetch('http://127.0.0.1:%d/redirect-ok');"
                        "return [r.status, r.redirected, r.url, (await r.json()).hello].join('|');",
@@ -680,6 +701,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_queue_microtask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_get_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_post_body_and_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_form_body_and_head, setup, teardown),
+        cmocka_unit_test(test_env_rejects_malformed_allow_list),
         cmocka_unit_test_setup_teardown(test_fetch_follows_allowed_redirect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_redirect_to_refused_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_refuses_internal_destinations, setup, teardown),
