@@ -42,6 +42,18 @@ static void ib_put(inv_buf_t *b, const char *s, size_t n) {
     b->p[b->len] = '\0';
 }
 
+/* Sizes the buffer once for the whole record (the result dominates it). */
+static void ib_reserve(inv_buf_t *b, size_t cap) {
+    if (b->oom || cap <= b->cap) return;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+        b->oom = 1;
+        return;
+    }
+    b->p = np;
+    b->cap = cap;
+}
+
 static void ib_str(inv_buf_t *b, const char *s) {
     ib_put(b, s, strlen(s));
 }
@@ -86,6 +98,7 @@ int api_active_version(api_t *api, const char *name, store_version_t *v, err_t *
 static void inv_build_record(inv_t *iv, const char *name, const char *request_id) {
     runtime_result_t *res = &iv->res;
     inv_buf_t b = {0};
+    ib_reserve(&b, res->result_len + 1024);
     char num[64];
     ib_str(&b, "{\"execution_id\":\"");
     ib_str(&b, iv->exec_id);

@@ -151,10 +151,13 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
             util_ulid(r->request_id);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > api->cfg.max_body) {
+        unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
+        if (clen > api->cfg.max_body) {
             /* reject before reading: here Connection: close is exactly what we want */
             http_send_error(r, R3E_ETOOBIG, "request body of %s bytes exceeds the limit of %zu", cl,
                             api->cfg.max_body);
+        } else if (clen > 0 && (r->body = malloc(clen + 1)) != NULL) {
+            r->body_cap = clen + 1; /* one allocation instead of doubling up to it */
         }
         return MHD_YES;
     }
