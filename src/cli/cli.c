@@ -547,9 +547,9 @@ static int cmd_logs(cli_t *cli) {
     long lim = 0;
     if (!name) return usage_error("%s", "logs NAME [-f]");
     if (limit && !parse_uint(limit, 1000000, &lim)) return usage_error("bad --limit %s", limit);
-    char suffix[64];
-    snprintf(suffix, sizeof(suffix), "/logs%s%s", follow ? "?follow=1" : "", "");
-    if (lim) {
+    char suffix[64] = "/logs";
+    if (follow) strcat(suffix, "?follow=1");
+    if (limit) {
         size_t k = strlen(suffix);
         snprintf(suffix + k, sizeof(suffix) - k, "%climit=%ld", follow ? '&' : '?', lim);
     }
