@@ -3,9 +3,13 @@
  * line per case: {"id","out":…} or {"id","error":"message"}. The output shapes match what
  * tests/eth/gen.mjs computes with ethers v6.
  *
- *   eth_tool            differential mode (stdin -> stdout)
- *   eth_tool --bench    keccak / sign / recover throughput */
+ *   eth_tool                    differential mode over the C API (stdin -> stdout)
+ *   eth_tool --js CASES_JS      the same cases through r3e.eth inside JavaScriptCore: CASES_JS
+ *                               (tests/eth/cases.js) defines ethCompute(E, kind, input) against
+ *                               the ethers API and is run with E = r3e.eth
+ *   eth_tool --bench            keccak / sign / recover throughput */
 #include "chain/eth/eth.h"
+#include "chain/eth/eth_js.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -61,35 +65,9 @@ static json_t *do_address(const json_t *in, err_t *err) {
     return json_pack("{s:o}", "address", eth_json_address(a));
 }
 
-/* RLP values are nested JSON arrays of hex strings (ethers' RlpStructuredData). */
-static int rlp_from_json(arena_t *a, const json_t *v, eth_rlp_t *out, err_t *err) {
-    if (json_is_array(v)) {
-        *out = eth_rlp_list(a, json_array_size(v));
-        for (size_t i = 0; i < out->count; i++)
-            if (rlp_from_json(a, json_array_get(v, i), &out->items[i], err) < 0) return -1;
-        return 0;
-    }
-    uint8_t *p;
-    size_t n;
-    if (eth_hex_decode(json_string_value(v), &p, &n, "rlp value", err) < 0) return -1;
-    uint8_t *copy = arena_alloc(a, n ? n : 1);
-    memcpy(copy, p, n);
-    free(p);
-    *out = eth_rlp_bytes(copy, n);
-    return 0;
-}
-
-static json_t *rlp_to_json(const eth_rlp_t *it) {
-    if (!it->is_list) return eth_json_hex(it->str, it->len);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < it->count; i++)
-        json_array_append_new(arr, rlp_to_json(&it->items[i]));
-    return arr;
-}
-
 static json_t *do_rlp(arena_t *a, const json_t *in, err_t *err) {
     eth_rlp_t item, back;
-    if (rlp_from_json(a, json_object_get(in, "value"), &item, err) < 0) return NULL;
+    if (eth_rlp_from_json(a, json_object_get(in, "value"), &item, err) < 0) return NULL;
     eth_buf_t b = {0};
     eth_rlp_encode(&b, &item);
     size_t n = b.len;
@@ -101,7 +79,7 @@ static json_t *do_rlp(arena_t *a, const json_t *in, err_t *err) {
         json_decref(enc);
         return NULL;
     }
-    return json_pack("{s:o,s:o}", "encoded", enc, "decoded", rlp_to_json(&back));
+    return json_pack("{s:o,s:o}", "encoded", enc, "decoded", eth_rlp_to_json(&back));
 }
 
 static json_t *do_rlp_decode(arena_t *a, const json_t *in, err_t *err) {
@@ -111,7 +89,7 @@ static json_t *do_rlp_decode(arena_t *a, const json_t *in, err_t *err) {
     if (get_hex(in, "data", &p, &n, err) < 0) return NULL;
     json_t *res = NULL;
     if (eth_rlp_decode(a, p, n, &it, err) == 0)
-        res = json_pack("{s:o}", "decoded", rlp_to_json(&it));
+        res = json_pack("{s:o}", "decoded", eth_rlp_to_json(&it));
     free(p);
     return res;
 }
@@ -332,6 +310,71 @@ static int diff_mode(void) {
     return 0;
 }
 
+/* ---- JS binding mode ---- */
+
+static JSValueRef js_eval(JSGlobalContextRef ctx, const char *src, const char *url) {
+    JSStringRef s = JSStringCreateWithUTF8CString(src), u = JSStringCreateWithUTF8CString(url);
+    JSValueRef exc = NULL;
+    JSValueRef v = JSEvaluateScript(ctx, s, NULL, u, 1, &exc);
+    JSStringRelease(s);
+    JSStringRelease(u);
+    if (!v) {
+        JSStringRef m = JSValueToStringCopy(ctx, exc, NULL);
+        char buf[512];
+        JSStringGetUTF8CString(m, buf, sizeof buf);
+        JSStringRelease(m);
+        fprintf(stderr, "eth_tool: %s: %s\n", url, buf);
+    }
+    return v;
+}
+
+static int js_mode(const char *cases_path) {
+    size_t len;
+    char *cases = util_read_file(cases_path, &len);
+    if (!cases) {
+        fprintf(stderr, "eth_tool: cannot read %s\n", cases_path);
+        return 1;
+    }
+    JSGlobalContextRef ctx = JSGlobalContextCreate(NULL);
+    eth_js_install(ctx);
+    JSValueRef ok = js_eval(ctx, cases, cases_path);
+    free(cases);
+    JSValueRef runner =
+        ok ? js_eval(ctx,
+                     "(function (line) { const c = JSON.parse(line); try { return "
+                     "JSON.stringify({ id: c.id, out: ethCompute(r3e.eth, c.kind, c.in) }); } "
+                     "catch (e) { return JSON.stringify({ id: c.id, error: String(e && e.message "
+                     "|| e) }); } })",
+                     "eth_tool:runner")
+           : NULL;
+    if (!runner || !JSValueIsObject(ctx, runner)) {
+        JSGlobalContextRelease(ctx);
+        return 1;
+    }
+    JSValueProtect(ctx, runner);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        JSStringRef s = JSStringCreateWithUTF8CString(line);
+        JSValueRef arg = JSValueMakeString(ctx, s);
+        JSStringRelease(s);
+        JSValueRef exc = NULL;
+        JSValueRef r = JSObjectCallAsFunction(ctx, (JSObjectRef)runner, NULL, 1, &arg, &exc);
+        JSStringRef rs = JSValueToStringCopy(ctx, r ? r : exc, NULL);
+        size_t max = JSStringGetMaximumUTF8CStringSize(rs);
+        char *out = malloc(max);
+        JSStringGetUTF8CString(rs, out, max);
+        JSStringRelease(rs);
+        puts(out);
+        free(out);
+    }
+    free(line);
+    JSValueUnprotect(ctx, runner);
+    JSGlobalContextRelease(ctx);
+    return 0;
+}
+
 /* ---- micro-benchmark ---- */
 
 static double rate(uint64_t start, long n) {
@@ -369,5 +412,6 @@ static int bench_mode(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--bench")) return bench_mode();
+    if (argc > 2 && !strcmp(argv[1], "--js")) return js_mode(argv[2]);
     return diff_mode();
 }

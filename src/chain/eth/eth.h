@@ -171,6 +171,10 @@ int eth_tx_recover_sender(const eth_tx_t *tx, uint8_t from[20], err_t *err);
  * caller decrefs. */
 int eth_tx_from_json(arena_t *a, const json_t *in, eth_tx_t *tx, err_t *err);
 json_t *eth_tx_to_json(const eth_tx_t *tx, err_t *err);
+/* RLP as ethers' RlpStructuredData: nested JSON arrays of "0x" hex strings. from_json
+ * allocates in a (depth is bounded by ETH_RLP_MAX_DEPTH); to_json returns a new reference. */
+int eth_rlp_from_json(arena_t *a, const json_t *v, eth_rlp_t *out, err_t *err);
+json_t *eth_rlp_to_json(const eth_rlp_t *it);
 /* JSON string helpers: "0x" hex and EIP-55 address (new references). */
 json_t *eth_json_hex(const uint8_t *p, size_t n);
 json_t *eth_json_address(const uint8_t a[20]);

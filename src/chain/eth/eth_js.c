@@ -67,11 +67,17 @@ static int sig_from_json(const json_t *j, eth_sig_t *sig, err_t *err) {
     return 0;
 }
 
+/* A 32-byte private key or a 65-byte uncompressed public key -> address and public key. */
 static json_t *op_key(const json_t *args, err_t *err) {
     uint8_t priv[32], pub[65], addr[20];
-    if (eth_hex_decode_fixed(sarg(args, 0), priv, 32, "private key", err) < 0 ||
-        eth_key_public(priv, pub, err) < 0)
+    const char *k = sarg(args, 0);
+    if (k && strlen(k) == 132) {
+        if (eth_hex_decode_fixed(k, pub, 65, "public key", err) < 0) return NULL;
+        if (pub[0] != 4) return err_set(err, R3E_EINVAL, "public key: expected 0x04 prefix"), NULL;
+    } else if (eth_hex_decode_fixed(k, priv, 32, "private key", err) < 0 ||
+               eth_key_public(priv, pub, err) < 0) {
         return NULL;
+    }
     eth_address_from_public(pub, addr);
     return json_pack("{s:o,s:o}", "address", eth_json_address(addr), "publicKey",
                      eth_json_hex(pub, 65));
@@ -293,7 +299,24 @@ static json_t *op_typed(const char *op, const json_t *args, err_t *err) {
     return eth_json_hex(h, 32);
 }
 
+static json_t *op_rlp(arena_t *a, const char *op, const json_t *args, err_t *err) {
+    eth_rlp_t it;
+    if (!strcmp(op, "rlpEncode")) {
+        if (eth_rlp_from_json(a, arg(args, 0), &it, err) < 0) return NULL;
+        eth_buf_t b = {0};
+        eth_rlp_encode(&b, &it);
+        return buf_hex(&b);
+    }
+    uint8_t *p;
+    size_t n;
+    if (eth_hex_decode(sarg(args, 0), &p, &n, "rlp data", err) < 0) return NULL;
+    json_t *out = eth_rlp_decode(a, p, n, &it, err) == 0 ? eth_rlp_to_json(&it) : NULL;
+    free(p);
+    return out;
+}
+
 static json_t *dispatch(arena_t *a, const char *op, const json_t *args, err_t *err) {
+    if (!strncmp(op, "rlp", 3)) return op_rlp(a, op, args, err);
     if (!strcmp(op, "keccak256")) return op_bytes_hash(args, false, err);
     if (!strcmp(op, "hashMessage")) return op_bytes_hash(args, true, err);
     if (!strcmp(op, "key")) return op_key(args, err);
@@ -406,6 +429,8 @@ static const char eth_js_source[] =
     "}\n"
     "const computeAddress = (key) => key instanceof SigningKey ? call('key', "
     "key.privateKey).address : call('key', hexOf(key)).address;\n"
+    "const encodeRlp = (v) => call('rlpEncode', v);\n"
+    "const decodeRlp = (data) => call('rlpDecode', hexOf(data));\n"
     "const typeTrees = (types) => call('abiTypes', types.map(String));\n"
     "class AbiCoder {\n"
     "  static defaultAbiCoder() { return defaultCoder; }\n"
@@ -549,7 +574,8 @@ static const char eth_js_source[] =
     "  async signTypedData(domain, types, value) { return this.signTypedDataSync(domain, types, "
     "value); }\n"
     "}\n"
-    "return Object.freeze({ keccak256, id, hashMessage, getAddress, computeAddress, "
+    "return Object.freeze({ keccak256, id, hashMessage, getAddress, computeAddress, encodeRlp, "
+    "decodeRlp, "
     "recoverAddress, verifyMessage, SigningKey, Wallet, Transaction, AbiCoder, Interface, "
     "Indexed, TypedDataEncoder });\n"
     "})";

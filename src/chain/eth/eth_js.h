@@ -2,6 +2,7 @@
  * (BigInt integers, "0x" hex strings for bytes, checksummed addresses):
  *
  *   keccak256, id, getAddress, computeAddress, hashMessage, recoverAddress, verifyMessage,
+ *   encodeRlp, decodeRlp,
  *   Wallet (address, signingKey.sign, signMessage[Sync], signTransaction[Sync],
  *   signTypedData[Sync]), Transaction.from (serialized, unsignedSerialized, unsignedHash,
  *   hash, from), AbiCoder.defaultAbiCoder().encode/decode, Interface (human-readable

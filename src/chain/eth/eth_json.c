@@ -167,3 +167,36 @@ json_t *eth_tx_to_json(const eth_tx_t *tx, err_t *err) {
     }
     return o;
 }
+
+/* RLP values are nested JSON arrays of hex strings (ethers' RlpStructuredData). */
+static int rlp_from_json_at(arena_t *a, const json_t *v, int depth, eth_rlp_t *out, err_t *err) {
+    if (depth > ETH_RLP_MAX_DEPTH)
+        return err_set(err, R3E_EINVAL, "rlp: nesting deeper than %d", ETH_RLP_MAX_DEPTH);
+    if (json_is_array(v)) {
+        *out = eth_rlp_list(a, json_array_size(v));
+        for (size_t i = 0; i < out->count; i++)
+            if (rlp_from_json_at(a, json_array_get(v, i), depth + 1, &out->items[i], err) < 0)
+                return -1;
+        return 0;
+    }
+    uint8_t *p;
+    size_t n;
+    if (eth_hex_decode(json_string_value(v), &p, &n, "rlp value", err) < 0) return -1;
+    uint8_t *copy = arena_alloc(a, n ? n : 1);
+    memcpy(copy, p, n);
+    free(p);
+    *out = eth_rlp_bytes(copy, n);
+    return 0;
+}
+
+int eth_rlp_from_json(arena_t *a, const json_t *v, eth_rlp_t *out, err_t *err) {
+    return rlp_from_json_at(a, v, 0, out, err);
+}
+
+json_t *eth_rlp_to_json(const eth_rlp_t *it) {
+    if (!it->is_list) return eth_json_hex(it->str, it->len);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < it->count; i++)
+        json_array_append_new(arr, eth_rlp_to_json(&it->items[i]));
+    return arr;
+}
