@@ -274,6 +274,18 @@ static void test_tx_roundtrip_and_every_truncation_fails_cleanly(void **state) {
     assert_int_equal(neo_tx_serialize(&back, true, &again, &e), 0);
     assert_int_equal(again.len, b.len);
     assert_memory_equal(again.data, b.data, b.len);
+    /* the JSON form carries NotValidBefore/Conflicts too */
+    json_t *j = neo_tx_to_json(&back);
+    neo_tx_t fromj;
+    again.len = 0;
+    assert_int_equal(neo_tx_from_json(a, j, &fromj, &e), 0);
+    assert_int_equal(neo_tx_serialize(&fromj, true, &again, &e), 0);
+    assert_int_equal(again.len, b.len);
+    assert_memory_equal(again.data, b.data, b.len);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "attributes"), 0), "type")),
+                        "NotValidBefore");
+    json_decref(j);
     for (size_t n = 0; n < b.len; n++) {
         assert_int_equal(neo_tx_deserialize(a, b.data, n, true, &back, &e), -1);
         assert_int_equal(e.code, R3E_EINVAL);

@@ -114,6 +114,11 @@ static void test_transaction_hash_and_sign(void **state) {
            " acct.publicKey), t.serialize(true).length].join(' ')",
            "0c21026ff03b949241ce1dadd43519e6960e0a85b41a69a05c328103aa2bce1594ca164156e7b327 132 "
            "true 320");
+    expect("const back = r3e.neo.tx.Transaction.deserialize(t.serialize(true));"
+           "[back.hash() === t.hash(), back.witnesses.length, back.signers[0].account,"
+           " back.serialize(true) === t.serialize(true)].join(' ')",
+           "true 1 902e0d38da5e513b6d07c1c55b85e77d3dce8063 true");
+    expect_throw("r3e.neo.tx.Transaction.deserialize('00')", "truncated");
 }
 
 static void test_decode_notification(void **state) {

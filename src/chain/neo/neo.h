@@ -289,6 +289,9 @@ void neo_invocation_script(const uint8_t sig[64], uint8_t out[66]);
  * verificationScript}]}. Everything is allocated from `a`; validation happens on
  * serialize. */
 int neo_tx_from_json(arena_t *a, const json_t *j, neo_tx_t *tx, err_t *err);
+/* The inverse, in the same shape (hashes big-endian without 0x as neon-js export(), rule
+ * actions and attribute types by name). New reference; the caller json_decrefs it. */
+json_t *neo_tx_to_json(const neo_tx_t *tx);
 
 /* Builds a script from a JSON program, one op per element: ["int", "123"|123],
  * ["bool", b], ["null"], ["str", s], ["bytes", hex], ["b64", base64], ["h160", "0x…"|address],

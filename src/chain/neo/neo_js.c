@@ -199,6 +199,21 @@ static json_t *op_tx(arena_t *ar, const char *what, const json_t *a, err_t *e) {
     return NULL;
 }
 
+/* Signed form first (what getrawtransaction returns), then the unsigned form. */
+static json_t *op_tx_deserialize(arena_t *ar, const json_t *a, err_t *e) {
+    size_t n;
+    neo_tx_t tx;
+    uint8_t *p = var_hex(json_object_get(a, "hex"), "transaction", &n, e);
+    if (!p) return NULL;
+    int rc = neo_tx_deserialize(ar, p, n, true, &tx, e);
+    if (rc != 0) {
+        err_t e2 = {0};
+        rc = neo_tx_deserialize(ar, p, n, false, &tx, &e2);
+    }
+    free(p);
+    return rc == 0 ? json_pack("{s:o}", "tx", neo_tx_to_json(&tx)) : NULL;
+}
+
 static json_t *dispatch(arena_t *ar, const char *op, const json_t *a, err_t *e) {
     if (strcmp(op, "account") == 0) return op_account(a, e);
     if (strcmp(op, "vscript") == 0) return op_vscript(a, e);
@@ -214,6 +229,7 @@ static json_t *dispatch(arena_t *ar, const char *op, const json_t *a, err_t *e) 
     if (strcmp(op, "verify") == 0) return op_verify(a, e);
     if (strcmp(op, "multisig") == 0) return op_multisig(a, e);
     if (strcmp(op, "script") == 0) return op_script(a, e);
+    if (strcmp(op, "txDeserialize") == 0) return op_tx_deserialize(ar, a, e);
     if (strncmp(op, "tx", 2) == 0) {
         json_t *r = op_tx(ar, op, a, e);
         if (!r && !e->msg[0]) err_set(e, R3E_EINVAL, "neo: unknown op \"%.32s\"", op);
@@ -413,6 +429,7 @@ static const char NEO_SHIM[] =
     "  hash() { return call('txHash', { tx: this.export() }).hash; }\n"
     "  getMessageForSigning(magic) { return call('txMessage', { tx: this.export(), magic }).hex; "
     "}\n"
+    "  static deserialize(hex) { return new Transaction(call('txDeserialize', { hex }).tx); }\n"
     "  addSigner(s) { this.signers.push({ ...s }); return this; }\n"
     "  addWitness(w) { this.witnesses.push({ ...w }); return this; }\n"
     "  // Signs and puts the witness at its signer's position, as neon-js does.\n"

@@ -1,6 +1,7 @@
 /* JSON edges of the Neo module: transactions described the way neon-js describes them
  * (Transaction constructor / export() shape) and RPC stack items from getapplicationlog
  * and invokefunction, turned into plain JSON a function can use. */
+#include <nettle/base64.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,148 @@ int neo_tx_from_json(arena_t *a, const json_t *j, neo_tx_t *tx, err_t *err) {
     tx->witnesses = w;
     tx->nwitnesses = n;
     return 0;
+}
+
+/* ---- transaction to JSON -------------------------------------------------------------- */
+
+static json_t *hex_json(const uint8_t *p, size_t n) {
+    char *h = malloc(2 * n + 1);
+    if (!h) abort();
+    util_hex_encode(p, n, h);
+    json_t *j = json_string(h);
+    free(h);
+    return j;
+}
+
+/* neon-js export() shows hashes big-endian without 0x. */
+static json_t *be_json(const uint8_t *h, size_t n) {
+    char d[67];
+    neo_hash_to_display(h, n, d);
+    return json_string(d + 2);
+}
+
+static json_t *cond_to_json(const neo_condition_t *c) {
+    switch (c->type) {
+    case NEO_COND_BOOLEAN:
+        return json_pack("{s:s, s:b}", "type", "Boolean", "expression", c->expression);
+    case NEO_COND_NOT:
+        return json_pack("{s:s, s:o}", "type", "Not", "expression", cond_to_json(&c->items[0]));
+    case NEO_COND_AND:
+    case NEO_COND_OR: {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < c->nitems; i++)
+            json_array_append_new(arr, cond_to_json(&c->items[i]));
+        return json_pack("{s:s, s:o}", "type", c->type == NEO_COND_AND ? "And" : "Or",
+                         "expressions", arr);
+    }
+    case NEO_COND_SCRIPT_HASH:
+    case NEO_COND_CALLED_BY_CONTRACT:
+        return json_pack("{s:s, s:o}", "type",
+                         c->type == NEO_COND_SCRIPT_HASH ? "ScriptHash" : "CalledByContract",
+                         "hash", be_json(c->hash, 20));
+    case NEO_COND_GROUP:
+    case NEO_COND_CALLED_BY_GROUP:
+        return json_pack("{s:s, s:o}", "type",
+                         c->type == NEO_COND_GROUP ? "Group" : "CalledByGroup", "group",
+                         hex_json(c->group, 33));
+    default:
+        return json_pack("{s:s}", "type", "CalledByEntry");
+    }
+}
+
+static json_t *signer_to_json(const neo_signer_t *s) {
+    json_t *o = json_pack("{s:o, s:i}", "account", be_json(s->account, 20), "scopes", s->scopes);
+    if (s->scopes & NEO_SCOPE_CUSTOM_CONTRACTS) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s->ncontracts; i++)
+            json_array_append_new(arr, be_json(s->contracts[i], 20));
+        json_object_set_new(o, "allowedContracts", arr);
+    }
+    if (s->scopes & NEO_SCOPE_CUSTOM_GROUPS) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s->ngroups; i++)
+            json_array_append_new(arr, hex_json(s->groups[i], 33));
+        json_object_set_new(o, "allowedGroups", arr);
+    }
+    if (s->scopes & NEO_SCOPE_WITNESS_RULES) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s->nrules; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:o}", "action",
+                                                 s->rules[i].action ? "Allow" : "Deny", "condition",
+                                                 cond_to_json(&s->rules[i].condition)));
+        json_object_set_new(o, "rules", arr);
+    }
+    return o;
+}
+
+static const char *oracle_code_name(uint8_t c) {
+    static const char *const cn[] = {"Success",
+                                     "ProtocolNotSupported",
+                                     "ConsensusUnreachable",
+                                     "NotFound",
+                                     "Timeout",
+                                     "Forbidden",
+                                     "ResponseTooLarge",
+                                     "InsufficientFunds",
+                                     "ContentTypeNotSupported",
+                                     "Error"};
+    static const uint8_t cv[] = {0x00, 0x10, 0x12, 0x14, 0x16, 0x18, 0x1a, 0x1c, 0x1f, 0xff};
+    for (size_t i = 0; i < sizeof cv; i++)
+        if (cv[i] == c) return cn[i];
+    return NULL;
+}
+
+static json_t *attr_to_json(const neo_attr_t *a) {
+    switch (a->type) {
+    case NEO_ATTR_HIGH_PRIORITY:
+        return json_pack("{s:s}", "type", "HighPriority");
+    case NEO_ATTR_ORACLE_RESPONSE: {
+        char *b64 = malloc(BASE64_ENCODE_RAW_LENGTH(a->result_len) + 1);
+        if (!b64) abort();
+        base64_encode_raw(b64, a->result_len, a->result);
+        b64[BASE64_ENCODE_RAW_LENGTH(a->result_len)] = '\0';
+        const char *name = oracle_code_name(a->oracle_code);
+        /* ids above 2^53 would lose precision in JS numbers: give those as strings */
+        char idbuf[24];
+        snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)a->oracle_id);
+        json_t *id = a->oracle_id <= (1ull << 53) ? json_integer((json_int_t)a->oracle_id)
+                                                  : json_string(idbuf);
+        json_t *o = json_pack("{s:s, s:o, s:s, s:s}", "type", "OracleResponse", "id", id, "code",
+                              name ? name : "Error", "result", b64);
+        free(b64);
+        return o;
+    }
+    case NEO_ATTR_NOT_VALID_BEFORE:
+        return json_pack("{s:s, s:I}", "type", "NotValidBefore", "height", (json_int_t)a->height);
+    default: {
+        char d[67];
+        neo_hash_to_display(a->hash, 32, d);
+        return json_pack("{s:s, s:s}", "type", "Conflicts", "hash", d);
+    }
+    }
+}
+
+json_t *neo_tx_to_json(const neo_tx_t *tx) {
+    char fee[24], net[24];
+    snprintf(fee, sizeof fee, "%lld", (long long)tx->system_fee);
+    snprintf(net, sizeof net, "%lld", (long long)tx->network_fee);
+    json_t *signers = json_array(), *attrs = json_array(), *wits = json_array();
+    for (size_t i = 0; i < tx->nsigners; i++)
+        json_array_append_new(signers, signer_to_json(&tx->signers[i]));
+    for (size_t i = 0; i < tx->nattrs; i++)
+        json_array_append_new(attrs, attr_to_json(&tx->attrs[i]));
+    for (size_t i = 0; i < tx->nwitnesses; i++)
+        json_array_append_new(
+            wits,
+            json_pack("{s:o, s:o}", "invocationScript",
+                      hex_json(tx->witnesses[i].invocation, tx->witnesses[i].invocation_len),
+                      "verificationScript",
+                      hex_json(tx->witnesses[i].verification, tx->witnesses[i].verification_len)));
+    return json_pack("{s:i, s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "version", tx->version,
+                     "nonce", (json_int_t)tx->nonce, "systemFee", fee, "networkFee", net,
+                     "validUntilBlock", (json_int_t)tx->valid_until_block, "signers", signers,
+                     "attributes", attrs, "script", hex_json(tx->script, tx->script_len),
+                     "witnesses", wits);
 }
 
 /* ---- scripts from JSON ---------------------------------------------------------------- */
