@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #define LOGS_FOLLOW_KEEPALIVE_MS 5000
 #define LOGS_FOLLOW_QUEUE 1024
+#define LOGS_FOLLOW_POLL_MS 1000
 
 static bool exec_id_ok(const char *id) {
     size_t n = strlen(id);
@@ -232,9 +234,18 @@ static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **o
 typedef struct {
     logbus_sub_t *sub;
     api_t *api;
+    int fd;        /* the client socket, watched for hang-up while waiting */
     char *backlog; /* recent lines sent first */
     size_t backlog_len, backlog_off;
 } follow_t;
+
+/* A client that went away shows up as RDHUP/HUP on its socket; checking that while idle
+ * frees the follower within a second instead of after two failed keep-alive writes. */
+static bool follow_client_gone(int fd) {
+    if (fd < 0) return false;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
 
 static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
@@ -247,14 +258,15 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
         return (ssize_t)n;
     }
     /* thread-per-connection: blocking here holds only this connection's thread */
-    long n = logbus_read(f->sub, buf, max, LOGS_FOLLOW_KEEPALIVE_MS);
-    if (n < 0) return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n == 0) {
-        /* keep-alive: a write to a vanished client fails and ends the stream */
-        buf[0] = '\n';
-        return 1;
+    for (int waited = 0; waited < LOGS_FOLLOW_KEEPALIVE_MS; waited += LOGS_FOLLOW_POLL_MS) {
+        long n = logbus_read(f->sub, buf, max, LOGS_FOLLOW_POLL_MS);
+        if (n < 0) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n > 0) return (ssize_t)n;
+        if (follow_client_gone(f->fd)) return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    return (ssize_t)n;
+    /* keep-alive: also makes a write to a silently vanished peer fail eventually */
+    buf[0] = '\n';
+    return 1;
 }
 
 static void follow_free(void *cls) {
@@ -301,7 +313,13 @@ void api_h_logs(http_req_t *r, const route_match_t *m) {
         http_send_error(r, R3E_EINTERNAL, "out of memory");
         return;
     }
-    *f = (follow_t){.sub = sub, .api = r->api, .backlog = text, .backlog_len = len};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *f = (follow_t){.sub = sub,
+                    .api = r->api,
+                    .fd = ci ? ci->connect_fd : -1,
+                    .backlog = text,
+                    .backlog_len = len};
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, follow_read, f, follow_free);
     if (!resp) {
