@@ -135,10 +135,48 @@ static void test_eth_js_is_read_only(void **state) {
     JSGlobalContextRelease(ctx);
 }
 
+/* Every entry point called with hostile arguments must throw a JS error or return, never
+ * crash the process (the worker would die with it). */
+static void test_eth_js_survives_garbage_arguments(void **state) {
+    (void)state;
+    JSGlobalContextRef ctx = JSGlobalContextCreate(NULL);
+    eth_js_install(ctx);
+    char *res = eval(
+        ctx,
+        "(() => {\n"
+        "const e = r3e.eth;\n"
+        "const junk = [undefined, null, {}, [], [[]], 1.5, -1, 2 ** 64, '0x', '0x1', 'zz', "
+        "'0x' + 'ff'.repeat(65), 10n ** 80n, { r: 1 }, [null, {}], 'x'.repeat(5000), "
+        "new Uint8Array(3), { types: 1 }, '((((((((((uint8))))))))))[]', 'function f(', "
+        "'event E(uint8 indexed a) anonymous'];\n"
+        "const fns = [(a, b, c) => e.keccak256(a), (a) => e.id(a), (a) => e.getAddress(a), (a) => "
+        "e.computeAddress(a), (a) => e.hashMessage(a), (a, b) => e.recoverAddress(a, b), (a, b) => "
+        "e.verifyMessage(a, b), (a) => e.encodeRlp(a), (a) => e.decodeRlp(a), (a) => new "
+        "e.SigningKey(a).sign(a), (a) => new e.Wallet(a).signMessageSync(a), (a) => "
+        "e.Transaction.from(a).serialized, (a) => e.Transaction.from(a).unsignedHash, (a, b) => "
+        "e.AbiCoder.defaultAbiCoder().encode(a, b), (a, b) => "
+        "e.AbiCoder.defaultAbiCoder().decode(a, b), (a) => new e.Interface(a), (a, b) => new "
+        "e.Interface(['function f(uint8 x) returns (string)']).decodeFunctionResult('f', a), (a, "
+        "b) => new e.Interface(['event E(string indexed s, uint8 v)']).decodeEventLog('E', a, b), "
+        "(a, b, c) => e.TypedDataEncoder.hash(a, b, c), (a) => e.TypedDataEncoder.hashDomain(a), "
+        "(a, b) => e.TypedDataEncoder.from(a).hashStruct(b, a), (a, b) => "
+        "e.TypedDataEncoder.from(a).encodeType(b), (a) => "
+        "e.TypedDataEncoder.from(a).primaryType];\n"
+        "let calls = 0;\n"
+        "for (const f of fns) for (const a of junk) for (const b of junk) { calls++; try { f(a, "
+        "b, a); } catch (x) { if (!(x instanceof Error) && typeof x !== 'object') throw x; } }\n"
+        "return 'calls ' + calls;\n"
+        "})()");
+    if (strncmp(res, "calls ", 6) != 0) fail_msg("%s", res);
+    free(res);
+    JSGlobalContextRelease(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eth_js_matches_spec_vectors),
         cmocka_unit_test(test_eth_js_is_read_only),
+        cmocka_unit_test(test_eth_js_survives_garbage_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ static void base_type(const char *type, char *out, size_t cap) {
 }
 
 static const json_t *struct_fields(const json_t *types, const char *name) {
-    if (!strcmp(name, "EIP712Domain")) return NULL;
+    if (!name || !strcmp(name, "EIP712Domain")) return NULL;
     const json_t *f = json_object_get(types, name);
     return json_is_array(f) ? f : NULL;
 }
@@ -93,7 +93,9 @@ static void append_type(eth_buf_t *b, const char *name, const json_t *fields) {
 
 int eth_typed_encode_type(const json_t *types, const char *primary, char **out, err_t *err) {
     const json_t *pf = struct_fields(types, primary);
-    if (!pf) return err_set(err, R3E_EINVAL, "typed data: unknown type \"%s\"", primary);
+    if (!pf)
+        return err_set(err, R3E_EINVAL, "typed data: unknown type \"%s\"",
+                       primary ? primary : "(none)");
     json_t *deps = json_object();
     if (collect_deps(types, primary, deps, err) < 0) {
         json_decref(deps);
@@ -195,7 +197,8 @@ static int encode_field(const json_t *types, const char *type, const json_t *v, 
 static int hash_struct(const json_t *types, const char *name, const json_t *value, int depth,
                        uint8_t out[32], err_t *err) {
     const json_t *fields = struct_fields(types, name);
-    if (!fields) return err_set(err, R3E_EINVAL, "typed data: unknown type \"%s\"", name);
+    if (!fields)
+        return err_set(err, R3E_EINVAL, "typed data: unknown type \"%s\"", name ? name : "(none)");
     if (!json_is_object(value))
         return err_set(err, R3E_EINVAL, "typed data: value of %s must be an object", name);
     char *enc;
