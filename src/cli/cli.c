@@ -109,11 +109,10 @@ static int cli_call(cli_t *cli, const char *method, const char *path, const char
     int rc = cli_send(cli, method, path, body, out);
     if (rc) return rc;
     if (out->status >= 400) {
-        int rc = fail_response(cli, out);
+        rc = fail_response(cli, out);
         httpc_response_free(out);
-        return rc;
     }
-    return 0;
+    return rc;
 }
 
 /* Parses a 2xx body as JSON; reports and returns NULL when the server sent something else. */
@@ -547,8 +546,8 @@ static int cmd_logs(cli_t *cli) {
     long lim = 0;
     if (!name) return usage_error("%s", "logs NAME [-f]");
     if (limit && !parse_uint(limit, 1000000, &lim)) return usage_error("bad --limit %s", limit);
-    char suffix[64] = "/logs";
-    if (follow) strcat(suffix, "?follow=1");
+    char suffix[64];
+    snprintf(suffix, sizeof(suffix), "/logs%s", follow ? "?follow=1" : "");
     if (limit) {
         size_t k = strlen(suffix);
         snprintf(suffix + k, sizeof(suffix) - k, "%climit=%ld", follow ? '&' : '?', lim);

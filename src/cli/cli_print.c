@@ -32,11 +32,11 @@ static void print_kv(const char *key, const char *val) {
     printf("%-16s %s\n", k, val);
 }
 
+/* Keys ending in _at are times and print as RFC 3339 whatever form the server used. */
 static void print_kv_json(const char *key, json_t *v) {
-    char buf[40];
-    const char *k = key;
-    size_t kl = strlen(k);
-    if (kl > 3 && strcmp(k + kl - 3, "_at") == 0) {
+    size_t kl = strlen(key);
+    if (kl > 3 && strcmp(key + kl - 3, "_at") == 0) {
+        char buf[40];
         print_kv(key, fmt_time(v, buf, sizeof(buf)));
         return;
     }
