@@ -143,6 +143,39 @@ describe('the return value as the response', () => {
     assert.match(body.error.code, /timeout/, `code names the timeout: ${JSON.stringify(body)}`);
   });
 
+  test('header values cannot inject headers (no response splitting)', async () => {
+    const name = uniqueName('inject');
+    await srv.deploy(name, `export default () => ({ status: 200,
+      headers: { 'x-ok': 'fine', 'x-evil': 'a\\r\\nInjected: yes', 'bad name': 'v' }, body: 'b' })`);
+    const r = await srv.fetch(`/fn/${name}`);
+    await r.text();
+    assert.equal(r.headers.get('injected'), null, 'no injected header');
+    assert.ok(r.status === 200 || r.status >= 500, `status ${r.status}`);
+    if (r.status === 200) assert.equal(r.headers.get('x-ok'), 'fine');
+    assert.equal((await srv.get('/healthz')).status, 200, 'the server is fine');
+  });
+
+  test('a status outside 100..599 is never passed through', async () => {
+    // Either an error, or (the server's choice) the object is not a response shape and is
+    // sent as a plain value.
+    const name = uniqueName('badstatus');
+    await srv.deploy(name, 'export default (r) => ({ status: Number(r.query.s), body: "x" })');
+    for (const st of ['42', '1000', '-1']) {
+      const r = await srv.fetch(`/fn/${name}?s=${st}`);
+      const text = await r.text();
+      if (r.status === 200) assert.deepEqual(JSON.parse(text), { status: Number(st), body: 'x' }, `status ${st}`);
+      else assert.ok(r.status >= 500 && r.status <= 599, `status ${st} -> ${r.status}`);
+    }
+  });
+
+  test('the function concurrency limit applies to the trigger too (429)', async () => {
+    const name = uniqueName('trig429');
+    await srv.deploy(name, 'export default async () => { await new Promise((r) => setTimeout(r, 1500)); return "done"; }', { concurrency: 1 });
+    const [a, b] = await Promise.all([srv.get(`/fn/${name}`), srv.get(`/fn/${name}`)]);
+    assert.deepEqual([a.status, b.status].sort(), [200, 429], `${a.text} / ${b.text}`);
+    assertError(a.status === 429 ? a : b, 429, 'too_many_requests');
+  });
+
   test('an unknown function is 404', async () => {
     const r = await srv.get(`/fn/${uniqueName('nobody')}/x`);
     assertError(r, 404, 'not_found');
