@@ -160,8 +160,8 @@ typedef struct {
 
 struct sbx_ctx {
     JSGlobalContextRef ctx;
-    JSObjectRef run, freeze, handler, kv; /* protected */
-    JSValueRef env;                       /* protected; frozen env object for env_src */
+    JSObjectRef run, freeze, load, handler, kv; /* protected */
+    JSValueRef env;                             /* protected; frozen env object for env_src */
     json_t *env_src;
     size_t prefix_cols;
 };
@@ -189,6 +189,7 @@ typedef struct {
     size_t nkv, cap_kv;
     uint32_t next_rid;
     sbx_buf_t scratch;
+    JSGlobalContextRef web_ctx; /* context of the open webapi bracket */
 } sbx_inv_t;
 
 static struct {
@@ -198,6 +199,7 @@ static struct {
     int statm_fd;
     long page;
     JSScriptRef bootstrap;
+    sbx_ctx_t *spare; /* blank context ready for the next cold start */
     JSStringRef user_url;
     JSGlobalContextRef check_ctx;
     sbx_inv_t inv;
@@ -912,50 +914,97 @@ static void protect(JSContextRef c, JSObjectRef *slot, JSValueRef v) {
     JSValueProtect(c, v);
 }
 
-sbx_ctx_t *sbx_ctx_create(JSScriptRef script, size_t prefix_cols) {
+/* Unhandled rejections of promises other than the handler's own (fire-and-forget work)
+ * do not fail the invocation; they are logged like node's warning. */
+static JSValueRef js_unhandled(JSContextRef c, JSObjectRef f, JSObjectRef t, size_t argc,
+                               const JSValueRef argv[], JSValueRef *exc) {
+    (void)f, (void)t, (void)exc;
     sbx_inv_t *inv = &S.inv;
+    if (!inv->active || argc < 2) return JSValueMakeUndefined(c);
+    sbx_buf_t m = {0};
+    sbx_buf_cstr(&m, "Unhandled promise rejection: ");
+    format_value(&m, c, argv[1], inv->prefix_cols);
+    log_append(inv, "error", m.p, m.len);
+    sbx_buf_free(&m);
+    return JSValueMakeUndefined(c);
+}
+
+/* A context with every global installed but no user code yet: the expensive part of a
+ * cold start, so the worker prepares one ahead of time (sbx_prewarm). */
+static sbx_ctx_t *ctx_blank(void) {
     sbx_ctx_t *x = calloc(1, sizeof *x);
     if (!x) abort();
-    x->prefix_cols = prefix_cols;
     x->ctx = JSGlobalContextCreateInGroup(S.group, NULL);
     JSContextRef c = x->ctx;
-    inv->ctx = x->ctx;
-    inv->prefix_cols = prefix_cols;
     webapi_install(S.web, x->ctx);
-    JSObjectRef global = JSContextGetGlobalObject(c);
-    install_natives(c, global);
+    install_natives(c, JSContextGetGlobalObject(c));
+    JSGlobalContextSetUnhandledRejectionCallback(x->ctx, js_fn(c, "onrejection", js_unhandled),
+                                                 NULL);
     JSValueRef exc = NULL;
     JSValueRef boot = JSScriptEvaluate(c, S.bootstrap, NULL, &exc);
     JSValueRef settle_fn = js_fn(c, "settle", js_settle);
     JSValueRef helpers =
         boot ? JSObjectCallAsFunction(c, (JSObjectRef)boot, NULL, 1, &settle_fn, &exc) : NULL;
-    if (!helpers) goto fail;
+    if (!helpers || !JSValueIsObject(c, helpers)) abort(); /* a bug in bootstrap_src */
     protect(c, &x->run, js_get(c, (JSObjectRef)helpers, "run"));
     protect(c, &x->freeze, js_get(c, (JSObjectRef)helpers, "freeze"));
+    protect(c, &x->load, js_get(c, (JSObjectRef)helpers, "load"));
     protect(c, &x->kv, make_kv(c));
-    JSObjectRef load = (JSObjectRef)js_get(c, (JSObjectRef)helpers, "load");
+    return x;
+}
+
+void sbx_prewarm(void) {
+    if (!S.spare) S.spare = ctx_blank();
+}
+
+/* Opens the web-API bracket once per invocation, before any user code runs in ctx. */
+static void web_begin(sbx_inv_t *inv, JSGlobalContextRef ctx) {
+    if (inv->web_ctx == ctx) return;
+    if (inv->web_ctx) webapi_end(S.web);
+    long left_ms = (long)(((int64_t)inv->lim.deadline_us - (int64_t)util_now_us()) / 1000);
+    webapi_begin(S.web, ctx, inv->lim.max_fetches, inv->lim.max_fetch_bytes,
+                 left_ms > 0 ? left_ms : 1);
+    inv->web_ctx = ctx;
+}
+
+static void web_end(sbx_inv_t *inv) {
+    if (!inv->web_ctx) return;
+    webapi_end(S.web);
+    inv->web_ctx = NULL;
+}
+
+sbx_ctx_t *sbx_ctx_create(JSScriptRef script, size_t prefix_cols) {
+    sbx_inv_t *inv = &S.inv;
+    sbx_ctx_t *x = S.spare ? S.spare : ctx_blank();
+    S.spare = NULL;
+    JSContextRef c = x->ctx;
+    x->prefix_cols = prefix_cols;
+    inv->ctx = x->ctx;
+    inv->prefix_cols = prefix_cols;
+    web_begin(inv, x->ctx); /* module top-level code may fetch too */
+    JSValueRef exc = NULL;
     JSValueRef wrapper = JSScriptEvaluate(c, script, NULL, &exc);
-    if (!wrapper) goto fail;
-    JSValueRef h = JSObjectCallAsFunction(c, load, NULL, 1, &wrapper, &exc);
-    if (!h) goto fail;
+    JSValueRef h = wrapper ? JSObjectCallAsFunction(c, x->load, NULL, 1, &wrapper, &exc) : NULL;
+    if (!h) {
+        fail_with(inv, c, exc ? exc : js_error(c, "Error", "loading the module failed"));
+        outcome_fill(inv); /* needs the context alive to read the exception */
+        timers_drop(inv);
+        kv_drop(inv);
+        web_end(inv);
+        if (inv->value) JSValueUnprotect(c, inv->value);
+        inv->value = NULL;
+        inv->ctx = NULL;
+        sbx_ctx_destroy(x);
+        return NULL;
+    }
     protect(c, &x->handler, h);
     return x;
-fail:
-    fail_with(inv, c, exc ? exc : js_error(c, "Error", "context setup failed"));
-    outcome_fill(inv); /* needs the context alive to read the exception */
-    timers_drop(inv);
-    kv_drop(inv);
-    if (inv->value) JSValueUnprotect(c, inv->value);
-    inv->value = NULL;
-    inv->ctx = NULL;
-    sbx_ctx_destroy(x);
-    return NULL;
 }
 
 void sbx_ctx_destroy(sbx_ctx_t *x) {
     if (!x) return;
     JSContextRef c = x->ctx;
-    JSObjectRef *slots[] = {&x->run, &x->freeze, &x->handler, &x->kv};
+    JSObjectRef *slots[] = {&x->run, &x->freeze, &x->load, &x->handler, &x->kv};
     for (size_t k = 0; k < sizeof slots / sizeof *slots; k++)
         if (*slots[k]) JSValueUnprotect(c, *slots[k]);
     if (x->env) JSValueUnprotect(c, x->env);
@@ -1171,9 +1220,7 @@ void sbx_run(sbx_ctx_t *x, const char *event_json, const char *fn, const char *v
     JSContextRef c = x->ctx;
     inv->ctx = x->ctx;
     inv->prefix_cols = x->prefix_cols;
-    long left_ms = (long)((inv->lim.deadline_us - util_now_us()) / 1000);
-    webapi_begin(S.web, x->ctx, inv->lim.max_fetches, inv->lim.max_fetch_bytes,
-                 left_ms > 0 ? left_ms : 1);
+    web_begin(inv, x->ctx);
     JSValueRef args[7];
     args[0] = x->handler;
     JSStringRef ev = JSStringCreateWithUTF8CString(event_json && *event_json ? event_json : "null");
@@ -1192,12 +1239,13 @@ void sbx_run(sbx_ctx_t *x, const char *event_json, const char *fn, const char *v
     JSObjectCallAsFunction(c, x->run, NULL, 7, args, &exc);
     if (exc) fail_with(inv, c, exc);
     event_loop(inv);
-    webapi_end(S.web);
+    web_end(inv);
     outcome_fill(inv);
 }
 
 void sbx_end(void) {
     sbx_inv_t *inv = &S.inv;
+    web_end(inv);
     if (inv->ctx) {
         timers_drop(inv);
         kv_drop(inv);

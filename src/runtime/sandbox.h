@@ -69,6 +69,10 @@ void sbx_begin(const sbx_limits_t *lim, sbx_outcome_t *out);
 sbx_ctx_t *sbx_ctx_create(JSScriptRef script, size_t prefix_cols);
 void sbx_ctx_destroy(sbx_ctx_t *c);
 
+/* Prepares a blank context (globals installed, no user code) for the next cold start, so
+ * that cost is paid between invocations. Call when idle; no-op when one is ready. */
+void sbx_prewarm(void);
+
 /* Runs the handler with the event (JSON text, NUL-terminated) and drives the event loop
  * until the promise settles or a limit ends it; fills the outcome given to sbx_begin.
  * version_json is the version as JSON text (number or string). */

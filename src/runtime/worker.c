@@ -491,7 +491,8 @@ static void on_invoke(ipc_msg_t *m) {
     }
     bool recycle = st == SBX_MEMORY;
     send_done(&iv, cold, t0, recycle);
-    if (recycle) _exit(0); /* the server respawns us; no bloat carries over */
+    if (recycle) _exit(0);   /* the server respawns us; no bloat carries over */
+    if (cold) sbx_prewarm(); /* the spare was used: make the next one off the hot path */
 }
 
 /* ---- check ---- */
@@ -542,6 +543,7 @@ int worker_main(int argc, char **argv) {
     sbx_init(W.group, W.web, W.fd);
     char ready[64];
     int n = snprintf(ready, sizeof ready, "{\"t\":\"ready\",\"pid\":%d}", (int)getpid());
+    sbx_prewarm();
     if (send_raw(ready, (size_t)n, NULL, 0) < 0) return 1;
     for (;;) {
         ipc_msg_t m;

@@ -336,6 +336,18 @@ static void test_console_output_is_captured_and_capped(void **state) {
     assert_null(json_object_get(d, "logs_truncated"));
     json_decref(d);
 
+    /* fire-and-forget rejections are logged, the invocation still succeeds */
+    d = wk_invoke(
+        &w,
+        "module.exports = async () => { Promise.reject(new Error('lost')); await null; return 1; }",
+        NULL, NULL, NULL);
+    assert_string_equal(status_of(d), "ok");
+    l0 = json_array_get(json_object_get(d, "logs"), 0);
+    assert_string_equal(json_string_value(json_object_get(l0, "level")), "error");
+    assert_non_null(strstr(json_string_value(json_object_get(l0, "msg")),
+                           "Unhandled promise rejection: Error: lost"));
+    json_decref(d);
+
     inv_opts_t o = {.max_log_bytes = 100};
     d = wk_invoke(
         &w, "module.exports = () => { for (let i = 0; i < 50; i++) console.log('x'.repeat(10)) }",
