@@ -165,6 +165,36 @@ static uint64_t exec_parse_time(const char *s) {
     return secs < 0 ? 0 : (uint64_t)secs * 1000 + (uint64_t)ms;
 }
 
+/* Serialises lines (newest first) as NDJSON text, oldest first. *out malloc'ed. */
+static int exec_ndjson(json_t *lines, char **out, size_t *out_len) {
+    size_t cap = 256, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return -1;
+    for (size_t i = json_array_size(lines); i > 0; i--) {
+        char *t = json_dumps(json_array_get(lines, i - 1), JSON_COMPACT);
+        if (!t) continue;
+        size_t l = strlen(t);
+        if (len + l + 2 > cap) {
+            while (len + l + 2 > cap)
+                cap *= 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(t);
+                free(buf);
+                return -1;
+            }
+            buf = nb;
+        }
+        memcpy(buf + len, t, l);
+        buf[len + l] = '\n';
+        len += l + 1;
+        free(t);
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
 /* Collects the newest `limit` log lines of `name` as NDJSON, oldest first. Walks records
  * newest first, a page at a time, and stops once enough lines are gathered. */
 static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **out, size_t *out_len,
@@ -197,35 +227,9 @@ static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **o
         store_strv_free(recs, n);
         if (!before[0]) break;
     }
-    {
-        size_t cap = 256, len = 0;
-        char *buf = malloc(cap);
-        for (size_t i = json_array_size(lines); buf && i > 0; i--) {
-            char *t = json_dumps(json_array_get(lines, i - 1), JSON_COMPACT);
-            if (!t) continue;
-            size_t l = strlen(t);
-            if (len + l + 2 > cap) {
-                while (len + l + 2 > cap)
-                    cap *= 2;
-                char *nb = realloc(buf, cap);
-                if (!nb) {
-                    free(t);
-                    free(buf);
-                    buf = NULL;
-                    break;
-                }
-                buf = nb;
-            }
-            memcpy(buf + len, t, l);
-            buf[len + l] = '\n';
-            len += l + 1;
-            free(t);
-        }
-        json_decref(lines);
-        if (!buf) return err_set(err, R3E_EINTERNAL, "out of memory");
-        *out = buf;
-        *out_len = len;
-    }
+    int rc = exec_ndjson(lines, out, out_len);
+    json_decref(lines);
+    if (rc < 0) return err_set(err, R3E_EINTERNAL, "out of memory");
     return 0;
 }
 
