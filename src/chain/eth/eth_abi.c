@@ -27,18 +27,18 @@ static void put_padded(eth_buf_t *out, const void *p, size_t n) {
     if (n % 32) eth_buf_put(out, zero, 32 - n % 32);
 }
 
-/* Components are types[i], or elem repeated when types is NULL (arrays). */
-static int encode_seq(eth_abi_type_t *const *types, const eth_abi_type_t *elem, size_t n,
-                      const json_t *values, eth_buf_t *out, const char *what, err_t *err) {
+/* Component i has type types[i * step]: step 1 for tuples, 0 for arrays (one element type). */
+static int encode_seq(eth_abi_type_t *const *types, size_t step, size_t n, const json_t *values,
+                      eth_buf_t *out, const char *what, err_t *err) {
     size_t head_len = 0;
     for (size_t i = 0; i < n; i++) {
-        const eth_abi_type_t *t = types ? types[i] : elem;
+        const eth_abi_type_t *t = types[i * step];
         head_len += eth_abi_is_dynamic(t) ? 32 : eth_abi_static_size(t);
     }
     eth_buf_t heads = {0}, tails = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const eth_abi_type_t *t = types ? types[i] : elem;
+        const eth_abi_type_t *t = types[i * step];
         const json_t *v = json_array_get(values, i);
         char sub[160];
         if (t->name)
@@ -133,17 +133,17 @@ static int encode_value(const eth_abi_type_t *t, const json_t *v, eth_buf_t *out
     case ETH_ABI_ARRAY:
         if (!json_is_array(v)) return err_set(err, R3E_EINVAL, "%s: expected an array", what);
         put_word_len(out, json_array_size(v));
-        return encode_seq(NULL, t->elem, json_array_size(v), v, out, what, err);
+        return encode_seq(&t->elem, 0, json_array_size(v), v, out, what, err);
     case ETH_ABI_FIXED_ARRAY:
         if (!json_is_array(v)) return err_set(err, R3E_EINVAL, "%s: expected an array", what);
         if (json_array_size(v) != t->length)
             return err_set(err, R3E_EINVAL, "%s: fixed array needs %zu values, got %zu", what,
                            t->length, json_array_size(v));
-        return encode_seq(NULL, t->elem, t->length, v, out, what, err);
+        return encode_seq(&t->elem, 0, t->length, v, out, what, err);
     case ETH_ABI_TUPLE: {
         json_t *arr;
         if (tuple_values(t, v, &arr, what, err) < 0) return -1;
-        int rc = encode_seq(t->comp, NULL, t->ncomp, arr, out, what, err);
+        int rc = encode_seq(t->comp, 1, t->ncomp, arr, out, what, err);
         json_decref(arr);
         return rc;
     }
@@ -153,11 +153,12 @@ static int encode_value(const eth_abi_type_t *t, const json_t *v, eth_buf_t *out
 
 int eth_abi_encode(eth_abi_type_t *const *types, size_t n, const json_t *values, eth_buf_t *out,
                    err_t *err) {
+    if (!types && n) return err_set(err, R3E_EINVAL, "abi: missing types");
     if (!json_is_array(values)) return err_set(err, R3E_EINVAL, "abi: values must be an array");
     if (json_array_size(values) != n)
         return err_set(err, R3E_EINVAL, "abi: expected %zu values, got %zu", n,
                        json_array_size(values));
-    return encode_seq(types, NULL, n, values, out, "value", err);
+    return encode_seq(types, 1, n, values, out, "value", err);
 }
 
 /* ---- decoding ---- */
@@ -189,15 +190,16 @@ static int read_size(dec_t *d, const uint8_t *w, size_t max, size_t *out, const 
 static json_t *decode_value(dec_t *d, const eth_abi_type_t *t, const uint8_t *frame, size_t len,
                             size_t off);
 
-/* Decodes n components whose heads start at frame[off]; offsets are relative to frame[off]. */
-static json_t *decode_seq(dec_t *d, eth_abi_type_t *const *types, const eth_abi_type_t *elem,
-                          size_t n, const uint8_t *frame, size_t len, size_t off) {
+/* Decodes n components (types[i * step], as in encode_seq) whose heads start at frame[off];
+ * offsets are relative to frame[off]. */
+static json_t *decode_seq(dec_t *d, eth_abi_type_t *const *types, size_t step, size_t n,
+                          const uint8_t *frame, size_t len, size_t off) {
     const uint8_t *base = frame + off;
     size_t blen = len - off;
     json_t *arr = json_array();
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        const eth_abi_type_t *t = types ? types[i] : elem;
+        const eth_abi_type_t *t = types[i * step];
         json_t *v;
         if (eth_abi_is_dynamic(t)) {
             size_t rel;
@@ -297,15 +299,15 @@ static json_t *decode_value(dec_t *d, const eth_abi_type_t *t, const uint8_t *fr
         size_t room = len - off - 32;
         if (read_size(d, frame + off, head ? room / head : d->budget, &n, "array length", off) < 0)
             return NULL;
-        return decode_seq(d, NULL, t->elem, n, frame, len, off + 32);
+        return decode_seq(d, &t->elem, 0, n, frame, len, off + 32);
     }
     case ETH_ABI_FIXED_ARRAY:
     case ETH_ABI_TUPLE:
         if (!eth_abi_is_dynamic(t) && eth_abi_static_size(t) > len - off)
             return dec_fail(d, "%s: data too short", "tuple", off), NULL;
         if (t->kind == ETH_ABI_FIXED_ARRAY)
-            return decode_seq(d, NULL, t->elem, t->length, frame, len, off);
-        return decode_seq(d, t->comp, NULL, t->ncomp, frame, len, off);
+            return decode_seq(d, &t->elem, 0, t->length, frame, len, off);
+        return decode_seq(d, t->comp, 1, t->ncomp, frame, len, off);
     default:
         if (off + 32 > len) return dec_fail(d, "%s: data too short", "value", off), NULL;
         return decode_word(d, t, frame + off, off);
@@ -314,6 +316,7 @@ static json_t *decode_value(dec_t *d, const eth_abi_type_t *t, const uint8_t *fr
 
 int eth_abi_decode(eth_abi_type_t *const *types, size_t n, const uint8_t *data, size_t len,
                    json_t **out, err_t *err) {
+    if (!types && n) return err_set(err, R3E_EINVAL, "abi: missing types");
     dec_t d = {.budget = 1024 + len, .err = err};
     eth_abi_type_t tuple = {.kind = ETH_ABI_TUPLE, .comp = (eth_abi_type_t **)types, .ncomp = n};
     static const uint8_t empty[1] = {0};
