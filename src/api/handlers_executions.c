@@ -17,6 +17,9 @@
 #define LOGS_FOLLOW_KEEPALIVE_MS 5000
 #define LOGS_FOLLOW_QUEUE 1024
 #define LOGS_FOLLOW_POLL_MS 1000
+/* records per store read when collecting log history: records carry results of up to
+ * 6 MiB, so pages stay small */
+#define LOGS_PAGE 16
 
 static bool exec_id_ok(const char *id) {
     size_t n = strlen(id);
@@ -203,15 +206,15 @@ static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **o
     char before[32] = "";
     bool more = true;
     /* bounded: records without logs must not turn one request into a full scan */
-    for (int page = 0; more && page < 200 && json_array_size(lines) < limit; page++) {
+    for (int page = 0; more && page < 10000 / LOGS_PAGE && json_array_size(lines) < limit; page++) {
         char **recs = NULL;
         size_t n = 0;
-        if (store_list_executions(api->store, API_NS, name, before[0] ? before : NULL, 50, &recs,
-                                  &n, err) < 0) {
+        if (store_list_executions(api->store, API_NS, name, before[0] ? before : NULL, LOGS_PAGE,
+                                  &recs, &n, err) < 0) {
             json_decref(lines);
             return -1;
         }
-        more = n == 50;
+        more = n == LOGS_PAGE;
         for (size_t i = 0; i < n && json_array_size(lines) < limit; i++) {
             json_t *rec = json_loads(recs[i], 0, NULL);
             const char *id = json_string_value(json_object_get(rec, "execution_id"));
