@@ -24,7 +24,7 @@ if (!existsSync(path.join(neoDir, "node_modules/@cityofzion/neon-js"))) {
   if (r.status !== 0) throw new Error("npm ci for tests/neo failed");
 }
 // gen.mjs re-exports the neon-js it resolved from tests/neo/node_modules.
-const { generate, Neon } = await import(path.join(neoDir, "gen.mjs"));
+const { generate, generateJs, Neon } = await import(path.join(neoDir, "gen.mjs"));
 const { wallet } = Neon;
 
 function runTool(cases) {
@@ -120,4 +120,28 @@ test("transactions neon-js signs verify in r3e as a whole signed transaction", (
   }
   const out = runTool(cases);
   out.forEach((o, i) => assert.ok(o.valid === true || o.ok === true, JSON.stringify(o)));
+});
+
+test("r3e.neo in JavaScriptCore answers neon-js-style code exactly as neon-js does", () => {
+  const cases = generateJs(SEED, 600);
+  const r = spawnSync(tool, ["--js"], {
+    input: cases.map((c) => c.src).join("\n") + "\n",
+    maxBuffer: 1 << 28,
+    timeout: 120_000,
+    // JavaScriptCore leaks a little at exit by itself; the C side is leak-checked above.
+    env: { ...process.env, ASAN_OPTIONS: "detect_leaks=0" },
+  });
+  assert.equal(r.status, 0, String(r.stderr));
+  const lines = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, cases.length);
+  const bad = [];
+  cases.forEach((c, i) => {
+    try {
+      assert.deepEqual(lines[i].ok, c.expect);
+    } catch (e) {
+      bad.push({ src: c.src.slice(0, 300), got: JSON.stringify(lines[i]).slice(0, 300), want: JSON.stringify(c.expect).slice(0, 300) });
+    }
+  });
+  if (bad.length) console.log(JSON.stringify(bad.slice(0, 3), null, 1));
+  assert.equal(bad.length, 0, `${bad.length} of ${cases.length} snippets differ`);
 });

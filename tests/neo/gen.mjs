@@ -360,6 +360,69 @@ function negativeCases(r) {
   return out;
 }
 
+// ---------------------------------------------------------------- JS API (r3e.neo vs neon-js)
+
+// Random neon-js-style code using only the API r3e.neo shares with neon-js. Each source is
+// a function of the namespace; it runs as fn(Neon) here and as fn(r3e.neo) in the sandbox.
+function jsPrimitive(r, depth) {
+  const k = r.int(depth < 2 ? 6 : 5);
+  if (k === 0) return String(r.int(2) ? r.int(100000) - 50000 : r.int(40) - 20);
+  if (k === 1) return JSON.stringify(randomString(r).replace(/\u0000/g, ""));
+  if (k === 2) return r.chance(0.5) ? "true" : "false";
+  if (k === 3) return "null";
+  if (k === 4) return `sc.ContractParam.integer(${JSON.stringify(randomInt(r).toString())})`;
+  return `[${Array.from({ length: r.int(4) }, () => jsPrimitive(r, depth + 1)).join(", ")}]`;
+}
+
+export function jsCases(r, privs, pubs, count) {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const priv = r.pick(privs);
+    const acct = account(priv);
+    let src;
+    switch (r.int(6)) {
+      case 0: {
+        const key = r.chance(0.5) ? priv : acct.WIF;
+        src = `(neo) => { const a = new neo.wallet.Account("${key}"); return [a.WIF, a.publicKey, a.scriptHash, a.address, a.privateKey]; }`;
+        break;
+      }
+      case 1: {
+        const h = r.hex(20);
+        const addr = wallet.getAddressFromScriptHash(h);
+        src = `(neo) => { const w = neo.wallet; return [w.getScriptHashFromAddress("${addr}"), w.getAddressFromScriptHash("${h}"), w.isAddress("${addr}"), w.getScriptHashFromPublicKey("${acct.publicKey}"), w.getVerificationScriptFromPublicKey("${acct.publicKey}"), w.getPublicKeyFromPrivateKey("${priv}"), w.getWIFFromPrivateKey("${priv}"), w.getPrivateKeyFromWIF("${acct.WIF}")]; }`;
+        break;
+      }
+      case 2: {
+        const pushes = Array.from({ length: 1 + r.int(5) }, () => `.emitPush(${jsPrimitive(r, 0)})`).join("");
+        src = `(neo) => { const sc = neo.sc; return new sc.ScriptBuilder()${pushes}.build(); }`;
+        break;
+      }
+      case 3: {
+        const token = r.pick(Object.values(NATIVE));
+        const to = wallet.getAddressFromScriptHash(r.hex(20));
+        const amount = BigInt("0x" + r.hex(1 + r.int(10))).toString();
+        src = `(neo) => { const sc = neo.sc; const c = new sc.Nep17Contract("${token}"); return [new sc.ScriptBuilder().emitContractCall(c.transfer("${acct.address}", "${to}", "${amount}")).build(), new sc.ScriptBuilder().emitContractCall(c.balanceOf("${to}")).build(), new sc.ScriptBuilder().emitAppCall("${token}", "symbol", [], sc.CallFlags.ReadOnly).build()]; }`;
+        break;
+      }
+      case 4: {
+        const script = randomScript(r, pubs).script;
+        const signers = [{ account: acct.scriptHash, scopes: r.pick([0, 1, 0x80]) }];
+        src = `(neo) => { const t = new neo.tx.Transaction({ nonce: ${r.next()}, systemFee: "${r.int(1e9)}", networkFee: "${r.int(1e7)}", validUntilBlock: ${r.next()}, signers: ${JSON.stringify(signers)}, script: "${script}" }); return [t.serialize(false), t.hash(), t.getMessageForSigning(${r.pick([860833102, 894710606])})]; }`;
+        break;
+      }
+      default: {
+        const msg = r.hex(r.int(100));
+        const sig = wallet.sign(msg, priv);
+        const bad = sig.slice(0, 20) + (sig[20] === "0" ? "1" : "0") + sig.slice(21);
+        src = `(neo) => [neo.wallet.verify("${msg}", "${sig}", "${acct.publicKey}"), neo.wallet.verify("${msg}", "${bad}", "${acct.publicKey}")]`;
+      }
+    }
+    // eslint-disable-next-line no-eval
+    out.push({ src, expect: (0, eval)(src)(Neon) });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- corpus
 
 export function generate(seed = 1, scale = 1) {
@@ -379,6 +442,14 @@ export function generate(seed = 1, scale = 1) {
   cases.push(...signCases(r, privs.slice(0, 64), pubs));
   cases.push(...negativeCases(r));
   return cases;
+}
+
+// The JS-API corpus: `count` snippets with neon-js's answers.
+export function generateJs(seed = 1, count = 600) {
+  const r = makeRng(seed ^ 0x5eed);
+  const privs = Array.from({ length: 32 }, () => privKey(r));
+  const pubs = privs.map((p) => account(p).publicKey);
+  return jsCases(r, privs, pubs, count);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,13 +1,16 @@
 /* neo_tool: exposes src/chain/neo to tests/e2e/neo_diff.test.mjs. Reads one JSON case per
  * line on stdin, writes one JSON result per line on stdout (same order), so node can
- * compare r3e's bytes with neon-js's. `neo_tool --bench N` times N NEP-17 transfer
- * transactions built, signed and serialized. */
+ * compare r3e's bytes with neon-js's. `neo_tool --js` instead evaluates one JS function
+ * source per line as fn(r3e.neo) in a JavaScriptCore context and prints its JSON result, so
+ * the same neon-js-style code can run against both. `neo_tool --bench N` times N NEP-17
+ * transfer transactions built, signed and serialized. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chain/neo/neo.h"
+#include "chain/neo/neo_js.h"
 #include "core/util.h"
 
 static json_t *fail(const err_t *e) {
@@ -280,8 +283,56 @@ static int bench(long n) {
     return 0;
 }
 
+static char *js_string(JSContextRef ctx, JSValueRef v) {
+    JSStringRef s = JSValueToStringCopy(ctx, v, NULL);
+    if (!s) return strdup("(unprintable)");
+    size_t cap = JSStringGetMaximumUTF8CStringSize(s);
+    char *out = malloc(cap);
+    if (!out) abort();
+    JSStringGetUTF8CString(s, out, cap);
+    JSStringRelease(s);
+    return out;
+}
+
+/* Each line: a JS function source taking the neo namespace. Output: {"ok": result} or
+ * {"error": message}, one line each. */
+static int js_mode(void) {
+    JSContextGroupRef group = JSContextGroupCreate();
+    JSGlobalContextRef ctx = JSGlobalContextCreateInGroup(group, NULL);
+    neo_js_install(ctx);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, stdin) > 0) {
+        size_t n = strlen(line) + 96;
+        char *src = malloc(n);
+        if (!src) abort();
+        snprintf(src, n, "JSON.stringify({ ok: (%s)(r3e.neo) })", line);
+        JSStringRef js = JSStringCreateWithUTF8CString(src);
+        JSValueRef exc = NULL;
+        JSValueRef v = JSEvaluateScript(ctx, js, NULL, NULL, 1, &exc);
+        JSStringRelease(js);
+        free(src);
+        char *out = js_string(ctx, v ? v : exc);
+        if (v) {
+            puts(out);
+        } else {
+            json_t *e = json_pack("{s:s}", "error", out);
+            char *d = json_dumps(e, JSON_COMPACT);
+            puts(d);
+            free(d);
+            json_decref(e);
+        }
+        free(out);
+    }
+    free(line);
+    fflush(stdout);
+    JSGlobalContextRelease(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--bench") == 0) return bench(atol(argv[2]));
+    if (argc == 2 && strcmp(argv[1], "--js") == 0) return js_mode();
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
