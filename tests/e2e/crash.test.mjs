@@ -181,6 +181,31 @@ describe('graceful shutdown', () => {
     }, { timeoutMs: 10000, what: `worker processes ${workers} to exit` });
   });
 
+  test('SIGTERM with a log follower attached ends the stream and exits 0 promptly', async () => {
+    const srv = await start({ workers: 2 });
+    const name = uniqueName('followed');
+    await srv.deploy(name, 'export default () => { console.log("x"); return 1; }');
+    await srv.invoke(name);
+    const ac = new AbortController();
+    const res = await fetch(`${srv.url}/v1/functions/${name}/logs?follow=1`, { signal: ac.signal });
+    assert.equal(res.status, 200);
+    const drained = (async () => {
+      try {
+        for await (const _ of res.body) { /* read until the server ends the stream */ }
+        return 'ended';
+      } catch (e) {
+        return `error: ${e.message}`;
+      }
+    })();
+    const t0 = Date.now();
+    const ex = await srv.stop('SIGTERM', 20000);
+    assert.deepEqual({ code: ex.code, signal: ex.signal }, { code: 0, signal: null });
+    assert.ok(Date.now() - t0 < 10000, `exit took ${Date.now() - t0} ms with a follower attached`);
+    const how = await Promise.race([drained, new Promise((r) => setTimeout(() => r('still open'), 5000).unref())]);
+    assert.notEqual(how, 'still open', 'the follow stream ended with the server');
+    ac.abort();
+  });
+
   test('SIGINT is graceful too', async () => {
     const srv = await start({ workers: 2 });
     const res = await srv.stop('SIGINT', 20000);
