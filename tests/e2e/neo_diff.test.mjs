@@ -123,7 +123,7 @@ test("transactions neon-js signs verify in r3e as a whole signed transaction", (
 });
 
 test("r3e.neo in JavaScriptCore answers neon-js-style code exactly as neon-js does", () => {
-  const cases = generateJs(SEED, 600);
+  const cases = generateJs(SEED, 300);
   const r = spawnSync(tool, ["--js"], {
     input: cases.map((c) => c.src).join("\n") + "\n",
     maxBuffer: 1 << 28,

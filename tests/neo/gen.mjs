@@ -430,7 +430,7 @@ export function generate(seed = 1, scale = 1) {
   const cases = [];
   const edgeKeys = ["01", "02", hexOfBig(N - 1n, 32)].map((k) => k.padStart(64, "0"));
   const privs = [...edgeKeys];
-  for (let i = 0; i < 1200 * scale; i++) privs.push(privKey(r));
+  for (let i = 0; i < 800 * scale; i++) privs.push(privKey(r));
   for (const p of privs) cases.push(accountCase(p));
   const pubs = privs.slice(0, 64).map((p) => account(p).publicKey);
   for (let i = 0; i < 1500 * scale; i++) {
