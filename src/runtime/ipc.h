@@ -20,8 +20,9 @@
  *     need_code {hash}
  *     kv      {rid, op:"get"|"put"|"delete"|"list", key?, prefix?, limit?}   payload: value
  *     done    {exec_id, status:"ok"|"error"|"timeout"|"memory_limit", cold, duration_us,
- *              error?:{name,message,stack}, logs:[{t,level,msg}], logs_truncated?,
- *              recycle?}                                      payload: result JSON text
+ *              error?:{name,message,stack,line?,column?}, logs:[{t,level,msg}],
+ *              logs_truncated?, recycle?}                     payload: result JSON text
+ *              (line/column only for a SyntaxError in the code; payload "null" unless ok)
  *     check_r {ok, error?:{name,message,line,column}}
  *     fatal   {signal, reason:"memory"|"crash"}  best effort, from a signal handler
  */

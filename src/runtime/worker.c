@@ -2,12 +2,14 @@
  * code by hash, an LRU of warm contexts per function version, and the protocol loop of
  * ipc.h. The JavaScript side (globals, event loop, outcome) lives in sandbox.c.
  *
- * Crash containment: a native allocation can blow past any periodic memory check
- * (`new Array(2e8).fill(7)`), so RLIMIT_DATA bounds the process per invocation (not under
- * AddressSanitizer, whose shadow mappings count against it). JavaScriptCore dies with
- * SIGILL (ud2 in WTFCrash) when an allocation fails under that limit; a signal handler on
- * an alternate stack then writes a best-effort "fatal" frame so the server can report
- * memory_limit, and the default action ends the process. */
+ * Crash containment: a native allocation can blow past any periodic memory check, so
+ * RLIMIT_DATA bounds the process per invocation (not under AddressSanitizer, whose shadow
+ * mappings count against it). Measured here: JavaScriptCore reserves its heaps and
+ * Gigacage up front (VmData ≈ 70 GB after start), so most JS and ArrayBuffer memory never
+ * meets that limit and the RSS check in sandbox.c is the main guard; allocations outside
+ * those reservations that fail under the limit end in WTFCrash, i.e. SIGILL (ud2). A
+ * signal handler on an alternate stack then writes a best-effort "fatal" frame so the
+ * server can report memory_limit, and the default action ends the process. */
 #include "runtime/worker.h"
 
 #include "core/util.h"
@@ -188,11 +190,14 @@ static void data_limit_arm(int memory_mb) {
     unsigned long size = 0, rss = 0, shared = 0, text = 0, lib = 0, data = 0;
     if (sscanf(buf, "%lu %lu %lu %lu %lu %lu", &size, &rss, &shared, &text, &lib, &data) != 6)
         return;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_DATA, &rl) != 0) return;
+    static struct rlimit rl;
+    if (!rl.rlim_max && getrlimit(RLIMIT_DATA, &rl) != 0) return;
     rlim_t want =
         (rlim_t)data * (rlim_t)page + (rlim_t)memory_mb * 2u * (1u << 20) + WORKER_DATA_SLACK;
     if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+    /* skip the syscall while the bound moved less than the slack's quarter */
+    rlim_t diff = want > rl.rlim_cur ? want - rl.rlim_cur : rl.rlim_cur - want;
+    if (W.rlimit_armed && diff < WORKER_DATA_SLACK / 4) return;
     rl.rlim_cur = want;
     if (setrlimit(RLIMIT_DATA, &rl) == 0) W.rlimit_armed = 1;
 #else
