@@ -159,6 +159,8 @@ void cli_print_execution(json_t *rec, bool from_invoke) {
     printf("%s\n", json_is_true(json_object_get(rec, "cold")) ? " (cold start)" : "");
     if (!from_invoke) print_kv_json("started_at", json_object_get(rec, "started_at"));
     print_logs(json_object_get(rec, "logs"));
+    if (json_is_true(json_object_get(rec, "logs_truncated")))
+        puts("  (console output over the limit was dropped)");
     print_error(json_object_get(rec, "error"));
     json_t *result = json_object_get(rec, "result");
     char *text = json_dumps(result ? result : json_null(), JSON_INDENT(2) | JSON_ENCODE_ANY);
