@@ -4,6 +4,7 @@
 #define R3E_API_API_H
 
 #include "api/config.h"
+#include "api/fncache.h"
 #include "api/http.h"
 #include "api/logbus.h"
 #include "api/router.h"
@@ -20,6 +21,7 @@ typedef struct api {
     store_t *store;    /* owned by server.c */
     runtime_t *rt;     /* owned by server.c */
     logbus_t *bus;     /* owned by server.c */
+    fncache_t *fns;    /* active versions for the invoke path; owned by server.c */
     atomic_int active; /* requests between first call and completion */
     atomic_bool stopping;
 } api_t;

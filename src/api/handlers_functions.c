@@ -84,6 +84,7 @@ static void fn_deploy(http_req_t *r, const char *path_name) {
         if (store_deploy(r->api->store, &d.spec, d.code, d.code_len, &v, &e) < 0) {
             http_send_err(r, &e);
         } else {
+            fncache_invalidate(r->api->fns, v.name);
             log_msg(LOG_INFO, &(log_ctx_t){.request_id = r->request_id, .function = v.name},
                     "deployed version %u (%s, %llu bytes)", v.version, v.code_hash,
                     (unsigned long long)v.code_size);
@@ -193,6 +194,7 @@ void api_h_delete_function(http_req_t *r, const route_match_t *m) {
         http_send_err(r, &e);
         return;
     }
+    fncache_invalidate(r->api->fns, f.name);
     log_msg(LOG_INFO, &(log_ctx_t){.request_id = r->request_id, .function = f.name},
             "deleted function");
     http_send_json(r, 200, json_pack("{s:s}", "deleted", f.name));
@@ -229,6 +231,7 @@ void api_h_set_active(http_req_t *r, const route_match_t *m) {
             http_send_err(r, &e);
         return;
     }
+    fncache_invalidate(r->api->fns, f.name);
     log_msg(LOG_INFO, &(log_ctx_t){.request_id = r->request_id, .function = f.name},
             "active version set to %u", ver);
     store_function_t now; /* not into f: the store may clear *out before reading name */

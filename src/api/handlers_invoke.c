@@ -79,15 +79,9 @@ typedef struct {
 } inv_t;
 
 int api_active_version(api_t *api, const char *name, store_version_t *v, err_t *err) {
-    store_function_t f;
     if (!util_valid_name(name))
         return err_set(err, R3E_ENOTFOUND, "function \"%.64s\" not found", name);
-    if (store_get_function(api->store, API_NS, name, &f, err) < 0) {
-        if (err->code == R3E_ENOTFOUND)
-            return err_set(err, R3E_ENOTFOUND, "function \"%s\" not found", name);
-        return -1;
-    }
-    if (store_get_version(api->store, API_NS, name, f.active_version, v, err) < 0) {
+    if (fncache_active(api->fns, api->store, API_NS, name, v, err) < 0) {
         if (err->code == R3E_ENOTFOUND)
             return err_set(err, R3E_ENOTFOUND, "function \"%s\" not found", name);
         return -1;

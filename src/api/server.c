@@ -21,11 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SRV_DRAIN_MS 10000
+/* an oversized body is read and dropped (so the client sees the 413) up to this many
+ * times the limit; beyond that the connection is cut */
+#define SRV_DISCARD_FACTOR 4
 
 #define ROUTE(m, p, h)                                                                             \
     { m, p, (route_fn)(h) }
@@ -153,10 +157,18 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
         if (clen > api->cfg.max_body) {
-            /* reject before reading: here Connection: close is exactly what we want */
-            http_send_error(r, R3E_ETOOBIG, "request body of %s bytes exceeds the limit of %zu", cl,
-                            api->cfg.max_body);
-        } else if (clen > 0 && (r->body = malloc(clen + 1)) != NULL) {
+            /* A client that waits for "100 Continue", or announces an absurd size, is
+             * answered now (MHD then closes; nothing was sent that would be lost). A plain
+             * client is already uploading: closing on it resets the connection before it
+             * reads the 413, so its body is read and dropped and the 413 sent after it. */
+            const char *expect =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if ((expect && strcasecmp(expect, "100-continue") == 0) ||
+                clen > SRV_DISCARD_FACTOR * (unsigned long long)api->cfg.max_body)
+                http_send_error(r, R3E_ETOOBIG, "request body of %s bytes exceeds the limit of %zu",
+                                cl, api->cfg.max_body);
+            else
+                r->body_too_big = true;
             r->body_cap = clen + 1; /* one allocation instead of doubling up to it */
         }
         return MHD_YES;
@@ -170,7 +182,7 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
              * goes out after the body is read and dropped; a sender that keeps streaming far
              * past the limit is cut off instead. */
             r->discarded += n;
-            return r->discarded > 4 * api->cfg.max_body ? MHD_NO : MHD_YES;
+            return r->discarded > SRV_DISCARD_FACTOR * api->cfg.max_body ? MHD_NO : MHD_YES;
         }
         err_t e;
         if (http_body_append(&r->body, &r->body_len, &r->body_cap, upload_data, n,
@@ -392,7 +404,8 @@ int server_main(int argc, char **argv) {
     struct MHD_Daemon *d = NULL;
     metrics_init();
     api->bus = logbus_new();
-    if (srv_signals_install() < 0 || !api->bus) {
+    api->fns = fncache_new(1000);
+    if (srv_signals_install() < 0 || !api->bus || !api->fns) {
         log_error("cannot set up signal handling");
         goto out;
     }
@@ -440,6 +453,7 @@ out:
     runtime_stop(api->rt, 0);
     store_close(api->store);
     logbus_free(api->bus);
+    fncache_free(api->fns);
     metrics_shutdown();
     if (rc == 0) log_info("stopped");
     free(api);
