@@ -263,6 +263,12 @@ static void test_both_export_styles_receive_event_and_ctx(void **state) {
                   "\"named\"");
     expect_result(&w, "module.exports = () => {};", NULL, "ok", "null"); /* undefined */
     expect_result(&w, "module.exports = 42;", NULL, "error", NULL);      /* not a function */
+    /* code that does not parse ends as a SyntaxError with the user's position */
+    json_t *d = wk_invoke(&w, "module.exports = () => {\n  return (;\n};", NULL, NULL, NULL);
+    assert_string_equal(status_of(d), "error");
+    assert_string_equal(error_field(d, "name"), "SyntaxError");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "error"), "line")), 2);
+    json_decref(d);
     wk_stop(&w);
 }
 
@@ -507,6 +513,24 @@ static void test_fresh_isolation_shares_nothing_warm_keeps_state(void **state) {
     wk_stop(&w);
 }
 
+static void test_warm_contexts_are_bounded_by_an_lru(void **state) {
+    (void)state;
+    setenv("R3E_WARM_CONTEXTS", "2", 1);
+    wk_t w;
+    wk_start(&w);
+    unsetenv("R3E_WARM_CONTEXTS");
+    const char *code = "module.exports = () => 1;";
+    const char *fns[] = {"a", "b", "a", "c", "b"};
+    const bool cold[] = {true, true, false, true, true}; /* c evicts b (least recent) */
+    for (size_t k = 0; k < sizeof fns / sizeof *fns; k++) {
+        inv_opts_t o = {.fn = fns[k]};
+        json_t *d = wk_invoke(&w, code, NULL, &o, NULL);
+        assert_int_equal(json_is_true(json_object_get(d, "cold")), cold[k]);
+        json_decref(d);
+    }
+    wk_stop(&w);
+}
+
 static void test_result_limits(void **state) {
     (void)state;
     wk_t w;
@@ -535,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_infinite_loop_times_out_and_worker_stays_healthy),
         cmocka_unit_test(test_heap_bomb_ends_as_memory_limit_and_recycles),
         cmocka_unit_test(test_fresh_isolation_shares_nothing_warm_keeps_state),
+        cmocka_unit_test(test_warm_contexts_are_bounded_by_an_lru),
         cmocka_unit_test(test_result_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
