@@ -197,9 +197,16 @@ describe('request validation', () => {
     assert.match(r.body.error.message, /SyntaxError/);
     assert.ok(r.body.error.details, `details present: ${r.text}`);
     assert.equal(r.body.error.details.line, 3, `line of the error: ${r.text}`);
-    assert.equal(typeof r.body.error.details.column, 'number');
-    assert.ok(r.body.error.details.column >= 1, `column: ${r.text}`);
-    assert.match(r.body.error.message, /line 3/);
+    // 1-based column of the offending token: "  return x +;" -> the ';' is column 13.
+    assert.equal(r.body.error.details.column, 13, `column of the error: ${r.text}`);
+    assert.match(r.body.error.message, /line 3, column 13/);
+    // The same for CommonJS code, and for early errors found after parsing.
+    const cjs = await srv.post('/v1/functions', { name: uniqueName('syntax'), code: 'module.exports = async (e) => {\n  let y = {;\n}' });
+    assertError(cjs, 400, 'invalid_argument');
+    assert.deepEqual(cjs.body.error.details, { line: 2, column: 12 }, cjs.text);
+    const early = await srv.post('/v1/functions', { name: uniqueName('syntax'), code: 'const a = 1;\nconst a = 2;\nexport default () => a;' });
+    assertError(early, 400, 'invalid_argument');
+    assert.equal(early.body.error.details.line, 2, early.text);
   });
 
   test('a syntax error does not create the function', async () => {
