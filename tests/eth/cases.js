@@ -83,6 +83,12 @@ function ethCompute(E, kind, input) {
         decodedResult: norm(iface.decodeFunctionResult(f, result)),
       };
     }
+    case "error": {
+      const iface = new E.Interface([input.sig]);
+      const f = iface.fragments[0];
+      const data = iface.encodeErrorResult(f, input.values);
+      return { signature: f.format("sighash"), selector: f.selector, data, decoded: norm(iface.decodeErrorResult(f, data)) };
+    }
     case "event": {
       // ethers' human-readable parser refuses a trailing "anonymous": use its JSON form there.
       let frag = input.sig;

@@ -278,6 +278,12 @@ for (let i = 0; i < 250 * scale; i++) {
   emit("event", { sig, values });
 }
 
+for (let i = 0; i < 80 * scale; i++) {
+  const ins = Array.from({ length: int(4) }, () => randType(1));
+  const sig = `error Err${i.toString(36)}(${ins.map((t, j) => paramStr(t, chance(0.5) ? "e" + j : "").replace(/ (memory|calldata)/, "")).join(", ")})`;
+  emit("error", { sig, values: ins.map(randValue) });
+}
+
 // ---- EIP-191 messages ----
 for (let i = 0; i < 150 * scale; i++) {
   const priv = privKey();
@@ -307,7 +313,7 @@ function randTyped(i) {
       // Reference only later names (no cycles); the first name stays the unique root.
       const later = names.slice(k + 1);
       if (later.length && chance(0.5)) ft = pick(later);
-      if (chance(0.2)) ft += pick(["[]", "[2]"]);
+      if (chance(0.2)) ft += pick(["[]", "[2]", "[][2]", "[1][]"]);
       fields.push({ name: "f" + j, type: ft });
     }
     types[names[k]] = fields;

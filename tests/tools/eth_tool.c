@@ -191,6 +191,24 @@ static json_t *do_function(arena_t *a, const json_t *in, err_t *err) {
     return res;
 }
 
+/* Custom errors: selector || abi(inputs), like calldata. */
+static json_t *do_error(arena_t *a, const json_t *in, err_t *err) {
+    eth_abi_fragment_t f;
+    if (eth_abi_parse_fragment(a, json_string_value(json_object_get(in, "sig")), &f, err) < 0)
+        return NULL;
+    uint8_t sel[4];
+    eth_abi_selector(a, &f, sel);
+    eth_buf_t data = {0};
+    json_t *dec = NULL, *res = NULL;
+    if (eth_abi_encode_call(a, &f, json_object_get(in, "values"), &data, err) == 0 &&
+        eth_abi_decode(f.inputs, f.ninputs, data.data + 4, data.len - 4, &dec, err) == 0)
+        res = json_pack("{s:s,s:o,s:o,s:o}", "signature", eth_abi_fragment_signature(a, &f),
+                        "selector", eth_json_hex(sel, 4), "data", eth_json_hex(data.data, data.len),
+                        "decoded", dec);
+    eth_buf_free(&data);
+    return res;
+}
+
 static json_t *do_event(arena_t *a, const json_t *in, err_t *err) {
     eth_abi_fragment_t f;
     if (eth_abi_parse_fragment(a, json_string_value(json_object_get(in, "sig")), &f, err) < 0)
@@ -274,6 +292,7 @@ static json_t *run_case(arena_t *a, const char *kind, const json_t *in, err_t *e
     if (!strcmp(kind, "abi_decode")) return do_abi_decode(a, in, err);
     if (!strcmp(kind, "function")) return do_function(a, in, err);
     if (!strcmp(kind, "event")) return do_event(a, in, err);
+    if (!strcmp(kind, "error")) return do_error(a, in, err);
     if (!strcmp(kind, "message")) return do_message(in, err);
     if (!strcmp(kind, "typed")) return do_typed(in, err);
     err_set(err, R3E_EINVAL, "unknown kind \"%s\"", kind);

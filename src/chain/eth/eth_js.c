@@ -189,7 +189,7 @@ static json_t *op_fragment(arena_t *a, const char *op, const json_t *args, err_t
     if (eth_abi_parse_fragment(a, sarg(args, 0), &f, err) < 0) return NULL;
     if (!strcmp(op, "fragment")) return fragment_json(a, &f);
     eth_buf_t b = {0}, topics = {0};
-    if (!strcmp(op, "encodeFunctionData")) {
+    if (!strcmp(op, "encodeFunctionData") || !strcmp(op, "encodeErrorResult")) {
         if (eth_abi_encode_call(a, &f, arg(args, 1), &b, err) < 0) return eth_buf_free(&b), NULL;
         return buf_hex(&b);
     }
@@ -216,7 +216,7 @@ static json_t *op_fragment(arena_t *a, const char *op, const json_t *args, err_t
     if (eth_hex_decode(sarg(args, 1), &p, &len, "data", err) < 0) return NULL;
     if (!strcmp(op, "decodeFunctionResult")) {
         eth_abi_decode_result(&f, p, len, &out, err);
-    } else if (!strcmp(op, "decodeFunctionData")) {
+    } else if (!strcmp(op, "decodeFunctionData") || !strcmp(op, "decodeErrorResult")) {
         uint8_t sel[4];
         eth_abi_selector(a, &f, sel);
         if (len < 4 || memcmp(p, sel, 4))
@@ -324,7 +324,8 @@ static json_t *dispatch(arena_t *a, const char *op, const json_t *args, err_t *e
     if (!strcmp(op, "recover")) return op_recover(args, err);
     if (!strcmp(op, "getAddress")) return op_get_address(args, err);
     if (!strncmp(op, "abi", 3)) return op_abi(a, op, args, err);
-    if (!strcmp(op, "fragment") || strstr(op, "Function") || strstr(op, "EventLog"))
+    if (!strcmp(op, "fragment") || strstr(op, "Function") || strstr(op, "EventLog") ||
+        strstr(op, "ErrorResult"))
         return op_fragment(a, op, args, err);
     if (!strncmp(op, "tx", 2)) return op_tx(a, op, args, err);
     if (!strncmp(op, "typed", 5)) return op_typed(op, args, err);
@@ -478,6 +479,11 @@ static const char eth_js_source[] =
     "this.#find(key, 'function').sig, values); }\n"
     "  decodeFunctionResult(key, data) { const f = this.#find(key, 'function'); return "
     "result(f.outputs, call('decodeFunctionResult', f.sig, hexOf(data))); }\n"
+    "  getError(key) { try { return this.#find(key, 'error'); } catch { return null; } }\n"
+    "  encodeErrorResult(key, values = []) { return call('encodeErrorResult', this.#find(key, "
+    "'error').sig, values); }\n"
+    "  decodeErrorResult(key, data) { const f = this.#find(key, 'error'); return "
+    "result(f.inputs, call('decodeErrorResult', f.sig, hexOf(data))); }\n"
     "  encodeEventLog(key, values) { return call('encodeEventLog', this.#find(key, "
     "'event').sig, values); }\n"
     "  decodeEventLog(key, data, topics) { const f = this.#find(key, 'event'); return "

@@ -7,7 +7,8 @@
  *   signTypedData[Sync]), Transaction.from (serialized, unsignedSerialized, unsignedHash,
  *   hash, from), AbiCoder.defaultAbiCoder().encode/decode, Interface (human-readable
  *   fragments: getFunction/getEvent, encodeFunctionData, decodeFunctionData,
- *   encodeFunctionResult, decodeFunctionResult, encodeEventLog, decodeEventLog, parseLog),
+ *   encodeFunctionResult, decodeFunctionResult, encodeErrorResult, decodeErrorResult,
+ *   encodeEventLog, decodeEventLog, parseLog, parseTransaction),
  *   TypedDataEncoder (hash, hashDomain, hashStruct, encodeType).
  *
  * Native work is one hidden dispatcher taking and returning JSON; a small JS layer converts
