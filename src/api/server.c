@@ -208,6 +208,24 @@ static json_t *srv_json_str(const char *s) {
     return v ? v : json_string("(not UTF-8)");
 }
 
+static const char *srv_toe_name(enum MHD_RequestTerminationCode toe) {
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return "completed";
+    case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        return "error";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "read_error";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return "client_abort";
+    }
+    return "unknown";
+}
+
 static void srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                           enum MHD_RequestTerminationCode toe) {
     api_t *api = cls;
@@ -223,7 +241,7 @@ static void srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls
         json_object_set_new(x, "status", json_integer(r->status));
         json_object_set_new(x, "duration_us", json_integer((json_int_t)dur));
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-            json_object_set_new(x, "terminated", json_integer((json_int_t)toe));
+            json_object_set_new(x, "terminated", json_string(srv_toe_name(toe)));
         log_json(lvl,
                  &(log_ctx_t){.request_id = r->request_id,
                               .function = r->function,
@@ -246,7 +264,9 @@ static void srv_mhd_log(void *cls, const char *fmt, va_list ap) {
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    log_msg(LOG_WARN, NULL, "http: %s", msg);
+    /* a log follower that left ends its stream this way: routine, not a warning */
+    bool routine = strstr(msg, "application error generating response") != NULL;
+    log_msg(routine ? LOG_DEBUG : LOG_WARN, NULL, "http: %s", msg);
 }
 
 /* ---- signals: a self-pipe, so no signal mask games leak into forked workers ------------ */
