@@ -169,6 +169,7 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
                                 cl, api->cfg.max_body);
             else
                 r->body_too_big = true;
+        } else if (clen > 0 && (r->body = malloc(clen + 1)) != NULL) {
             r->body_cap = clen + 1; /* one allocation instead of doubling up to it */
         }
         return MHD_YES;
