@@ -89,6 +89,12 @@ void sbx_end(void);
 int sbx_check_syntax(char *code, size_t len, size_t skip, char *msg, size_t msglen, int *line,
                      int *column);
 
+/* Drops every capability and installs the worker's seccomp filter (sandbox_lockdown.c):
+ * process creation, debugging, identity changes, mounts/namespaces and filesystem
+ * structure changes fail with EPERM from then on, for every thread. Returns 0, or -1 when
+ * the filter could not be installed (logged). */
+int sbx_lockdown(void);
+
 /* RSS in bytes (from /proc/self/statm; async-signal-safe). */
 size_t sbx_rss_bytes(void);
 

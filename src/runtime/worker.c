@@ -548,7 +548,9 @@ int worker_main(int argc, char **argv) {
     sbx_init(W.group, W.web, W.fd);
     char ready[64];
     int n = snprintf(ready, sizeof ready, "{\"t\":\"ready\",\"pid\":%d}", (int)getpid());
-    sbx_prewarm();
+    sbx_prewarm(); /* also finishes the engine's lazy start-up before the lockdown */
+    const char *lock = getenv("R3E_WORKER_SECCOMP");
+    if (!lock || strcmp(lock, "0") != 0) sbx_lockdown();
     if (send_raw(ready, (size_t)n, NULL, 0) < 0) return 1;
     for (;;) {
         ipc_msg_t m;
