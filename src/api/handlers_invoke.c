@@ -168,7 +168,6 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
     }
     iv->version = v.version;
     util_ulid(iv->exec_id);
-    memcpy(r->execution_id, iv->exec_id, sizeof r->execution_id);
     iv->started_ms = util_wall_ms();
     util_rfc3339(iv->started_ms, iv->started_at, sizeof iv->started_at);
     runtime_request_t rq = {.version = &v,
@@ -189,6 +188,7 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
             http_send_err(r, &e);
         return -1;
     }
+    memcpy(r->execution_id, iv->exec_id, sizeof r->execution_id); /* it ran: access log */
     metrics_invocation(name, iv->res.status, iv->res.duration_us);
     if (iv->res.cold) metrics_cold_start(name);
     inv_build_record(iv, name, r->request_id);

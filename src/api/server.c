@@ -390,10 +390,21 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     while (atomic_load(&api->active) > 0 && util_now_us() < deadline)
         usleep(10 * 1000);
     int left = atomic_load(&api->active);
-    if (left > 0)
-        log_warn("shutdown: %d requests still running after %d ms", left, SRV_DRAIN_MS);
-    else
+    if (left > 0) {
+        /* Invocations can run for minutes and MHD_stop_daemon joins their threads: end
+         * them now (they finish as "crashed") so the bound holds. */
+        log_warn("shutdown: %d requests still running after %d ms; stopping their workers", left,
+                 SRV_DRAIN_MS);
+        int pids[1024];
+        int n = runtime_worker_pids(api->rt, pids, 1024);
+        for (int i = 0; i < n; i++)
+            kill(pids[i], SIGKILL);
+        deadline = util_now_us() + 2000 * 1000;
+        while (atomic_load(&api->active) > 0 && util_now_us() < deadline)
+            usleep(10 * 1000);
+    } else {
         log_info("shutdown: in-flight requests finished");
+    }
     MHD_stop_daemon(d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     log_info("shutdown: http stopped");
