@@ -605,6 +605,9 @@ static void timers_drop(sbx_inv_t *inv) {
 static void settle(sbx_inv_t *inv, JSContextRef c, bool ok, JSValueRef v) {
     if (inv->settled) return;
     inv->settled = true;
+    /* past the deadline the outcome is a timeout, whatever settled it (e.g. a fetch the
+     * web API aborted at the same deadline) */
+    if (inv->kill == KILL_NONE && util_now_us() >= inv->lim.deadline_us) inv->kill = KILL_TIMEOUT;
     inv->ok = ok;
     inv->value = v;
     JSValueProtect(c, v);
@@ -961,7 +964,8 @@ void sbx_prewarm(void) {
 static void web_begin(sbx_inv_t *inv, JSGlobalContextRef ctx) {
     if (inv->web_ctx == ctx) return;
     if (inv->web_ctx) webapi_end(S.web);
-    long left_ms = (long)(((int64_t)inv->lim.deadline_us - (int64_t)util_now_us()) / 1000);
+    /* rounded up: fetches must not be cut before the invocation's own deadline */
+    long left_ms = (long)(((int64_t)inv->lim.deadline_us - (int64_t)util_now_us() + 999) / 1000);
     webapi_begin(S.web, ctx, inv->lim.max_fetches, inv->lim.max_fetch_bytes,
                  left_ms > 0 ? left_ms : 1);
     inv->web_ctx = ctx;
