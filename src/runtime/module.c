@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MOD_PREFIX "(function(module,exports,__r3e_d){"
+#define MOD_PREFIX "(async function(module,exports,__r3e_d){"
 #define MOD_ASSIGN "__r3e_d.v="
 #define MOD_STACK 256
 

@@ -2,15 +2,16 @@
  * only, so `export default …` (the documented contract) is rewritten into an assignment
  * and the whole source is wrapped in a function that receives `module` and `exports`:
  *
- *     (function(module,exports,__r3e_d){<user code, byte for byte except the rewrite>
+ *     (async function(module,exports,__r3e_d){<user code, byte for byte except the rewrite>
  *     ;…})
  *
  * Line numbers are identical to the user's; only columns on line 1 shift by
  * prefix_cols (module_user_column undoes that). The rewrite of `export default` keeps the
  * length of the replaced span, so columns on that line are unchanged too. Evaluating the
  * result yields the wrapper function; call it with (module, module.exports, holder): the
- * default export lands in holder.v. Other import/export forms are rejected with a
- * SyntaxError-like message and the user's line/column. */
+ * default export lands in holder.v. The wrapper is async so top-level `await` works as in
+ * an ES module; the module is loaded once its promise settles. Other import/export forms are
+ * rejected with a SyntaxError-like message and the user's line/column. */
 #ifndef R3E_RUNTIME_MODULE_H
 #define R3E_RUNTIME_MODULE_H
 

@@ -379,9 +379,13 @@ static void stack_clean(sbx_buf_t *out, const char *raw, size_t prefix_cols) {
     }
 }
 
+/* Errors and error-like objects (a string stack). Errors made from native code before
+ * any JS ran have no stack, hence the instanceof check too. */
 static bool is_error_like(JSContextRef c, JSObjectRef o) {
     JSValueRef st = js_get(c, o, "stack");
-    return st && JSValueIsString(c, st);
+    if (st && JSValueIsString(c, st)) return true;
+    JSValueRef k = js_get(c, JSContextGetGlobalObject(c), "Error");
+    return k && JSValueIsObject(c, k) && JSValueIsInstanceOfConstructor(c, o, (JSObjectRef)k, NULL);
 }
 
 /* name and message of an Error-like object into b (as "Name: message"). */
@@ -860,18 +864,24 @@ static const char bootstrap_src[] =
     "    },\n"
     "    load(wrapper) {\n"
     "      const module = { exports: {} }, holder = {};\n"
-    "      wrapper.call(module.exports, module, module.exports, holder);\n"
-    "      const m = module.exports;\n"
-    "      let h = holder.v;\n"
-    "      if (h === undefined) {\n"
-    "        if (typeof m === 'function') h = m;\n"
-    "        else if (m && typeof m.default === 'function') h = m.default;\n"
-    "        else if (m && typeof m.handler === 'function') h = m.handler;\n"
-    "      }\n"
-    "      if (typeof h !== 'function') throw new TE('the module must export a function: "
+    "      const pick = () => {\n"
+    "        const m = module.exports;\n"
+    "        let h = holder.v;\n"
+    "        if (h === undefined) {\n"
+    "          if (typeof m === 'function') h = m;\n"
+    "          else if (m && typeof m.default === 'function') h = m.default;\n"
+    "          else if (m && typeof m.handler === 'function') h = m.handler;\n"
+    "        }\n"
+    "        if (typeof h !== 'function') throw new TE('the module must export a function: "
     "`export default async function (event, ctx) {…}` or `module.exports = async (event, ctx) "
     "=> {…}`');\n"
-    "      return h;\n"
+    "        settle(true, h);\n"
+    "      };\n"
+    "      let p;\n"
+    "      try { p = wrapper.call(module.exports, module, module.exports, holder); }\n"
+    "      catch (e) { settle(false, e); return; }\n"
+    "      then.call(p, () => { try { pick(); } catch (e) { settle(false, e); } },\n"
+    "                (e) => settle(false, e));\n"
     "    },\n"
     "    freeze(o) { return freeze(o); },\n"
     "  };\n"
@@ -904,6 +914,7 @@ static JSObjectRef make_kv(JSContextRef c) {
 }
 
 static void outcome_fill(sbx_inv_t *inv);
+static void event_loop(sbx_inv_t *inv);
 static void timers_drop(sbx_inv_t *inv);
 static void kv_drop(sbx_inv_t *inv);
 
@@ -986,11 +997,16 @@ sbx_ctx_t *sbx_ctx_create(JSScriptRef script, size_t prefix_cols) {
     inv->ctx = x->ctx;
     inv->prefix_cols = prefix_cols;
     web_begin(inv, x->ctx); /* module top-level code may fetch too */
+    /* The wrapper is an async function (top-level await): load settles with the handler
+     * once the module body finished, driven by the event loop like an invocation. */
     JSValueRef exc = NULL;
     JSValueRef wrapper = JSScriptEvaluate(c, script, NULL, &exc);
-    JSValueRef h = wrapper ? JSObjectCallAsFunction(c, x->load, NULL, 1, &wrapper, &exc) : NULL;
-    if (!h) {
-        fail_with(inv, c, exc ? exc : js_error(c, "Error", "loading the module failed"));
+    if (wrapper) JSObjectCallAsFunction(c, x->load, NULL, 1, &wrapper, &exc);
+    if (exc) fail_with(inv, c, exc);
+    if (!exc) event_loop(inv);
+    if (inv->kill != KILL_NONE || !inv->settled || !inv->ok) {
+        if (!inv->settled && inv->kill == KILL_NONE)
+            fail_with(inv, c, js_error(c, "Error", "loading the module failed"));
         outcome_fill(inv); /* needs the context alive to read the exception */
         timers_drop(inv);
         kv_drop(inv);
@@ -1001,7 +1017,9 @@ sbx_ctx_t *sbx_ctx_create(JSScriptRef script, size_t prefix_cols) {
         sbx_ctx_destroy(x);
         return NULL;
     }
-    protect(c, &x->handler, h);
+    x->handler = (JSObjectRef)inv->value; /* keeps settle's protection */
+    inv->value = NULL;
+    inv->settled = inv->ok = false;
     return x;
 }
 

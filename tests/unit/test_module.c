@@ -44,7 +44,7 @@ static void test_export_default_becomes_assignment_with_same_columns(void **stat
     assert_int_equal(strlen(body), strlen(src)); /* same length: columns unchanged */
     /* the wrapper adds exactly one line, after the user's code */
     assert_int_equal(count_lines(m.code, m.len), count_lines(src, strlen(src)) + 1);
-    assert_int_equal(strncmp(m.code, "(function(module,exports,__r3e_d){", m.prefix_cols), 0);
+    assert_int_equal(strncmp(m.code, "(async function(module,exports,__r3e_d){", m.prefix_cols), 0);
     free(body);
     module_src_free(&m);
 }

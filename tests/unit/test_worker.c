@@ -263,6 +263,18 @@ static void test_both_export_styles_receive_event_and_ctx(void **state) {
                   "\"named\"");
     expect_result(&w, "module.exports = () => {};", NULL, "ok", "null"); /* undefined */
     expect_result(&w, "module.exports = 42;", NULL, "error", NULL);      /* not a function */
+    /* top-level await, as in an ES module; a failing module body is the invocation's error */
+    expect_result(&w,
+                  "const cfg = await new Promise((r) => setTimeout(() => r({ k: 5 }), 10));\n"
+                  "export default async () => cfg.k;\n",
+                  NULL, "ok", "5");
+    json_t *d0 =
+        wk_invoke(&w, "await null;\nthrow new Error('init failed');\nexport default () => 1;", NULL,
+                  NULL, NULL);
+    assert_string_equal(status_of(d0), "error");
+    assert_string_equal(error_field(d0, "message"), "init failed");
+    assert_non_null(strstr(error_field(d0, "stack"), "index.js:2:"));
+    json_decref(d0);
     /* code that does not parse ends as a SyntaxError with the user's position */
     json_t *d = wk_invoke(&w, "module.exports = () => {\n  return (;\n};", NULL, NULL, NULL);
     assert_string_equal(status_of(d), "error");
@@ -401,7 +413,10 @@ static void test_timers_and_awaited_promises(void **state) {
                   "};\n",
                   NULL, "ok", "\"RangeError: too many pending timers (limit 10000)\"");
     /* a promise that can never settle ends instead of hanging */
-    expect_result(&w, "module.exports = () => new Promise(() => {});", NULL, "error", NULL);
+    json_t *d = wk_invoke(&w, "module.exports = () => new Promise(() => {});", NULL, NULL, NULL);
+    assert_string_equal(status_of(d), "error");
+    assert_non_null(strstr(error_field(d, "message"), "never settled"));
+    json_decref(d);
     wk_stop(&w);
 }
 
