@@ -228,3 +228,46 @@ void store_strv_free(char **v, size_t n) {
         free(v[i]);
     free(v);
 }
+
+/* --- generic metadata records ------------------------------------------------------- */
+
+static int store_check_meta(const char *kind, const char *key, err_t *err) {
+    if (store_check_name("kind", kind, err) != 0) return -1;
+    return store_check_str("key", key, STORE_KEY_MAX, err);
+}
+
+int store_meta_put(store_t *s, const char *kind, const char *key, const char *val, size_t len,
+                   err_t *err) {
+    if (store_check_meta(kind, key, err) != 0) return -1;
+    if (!val && len) return err_set(err, R3E_EINVAL, "value is missing");
+    return s->ops->meta_put(s, kind, key, val ? val : "", len, false, err);
+}
+
+int store_meta_insert(store_t *s, const char *kind, const char *key, const char *val, size_t len,
+                      err_t *err) {
+    if (store_check_meta(kind, key, err) != 0) return -1;
+    if (!val && len) return err_set(err, R3E_EINVAL, "value is missing");
+    return s->ops->meta_put(s, kind, key, val ? val : "", len, true, err);
+}
+
+int store_meta_get(store_t *s, const char *kind, const char *key, char **val, size_t *len,
+                   err_t *err) {
+    if (store_check_meta(kind, key, err) != 0) return -1;
+    return s->ops->meta_get(s, kind, key, val, len, err);
+}
+
+int store_meta_delete(store_t *s, const char *kind, const char *key, err_t *err) {
+    if (store_check_meta(kind, key, err) != 0) return -1;
+    return s->ops->meta_delete(s, kind, key, err);
+}
+
+int store_meta_list(store_t *s, const char *kind, const char *start_after, size_t limit,
+                    char ***keys, char ***vals, size_t *n, err_t *err) {
+    if (store_check_name("kind", kind, err) != 0) return -1;
+    if (start_after && !*start_after) start_after = NULL;
+    if (start_after && strlen(start_after) > STORE_KEY_MAX)
+        return err_set(err, R3E_EINVAL, "start_after longer than %d bytes", STORE_KEY_MAX);
+    if (!keys || !n) return err_set(err, R3E_EINVAL, "meta list: missing argument");
+    if (limit == 0) limit = STORE_LIST_DEFAULT;
+    return s->ops->meta_list(s, kind, start_after, limit, keys, vals, n, err);
+}

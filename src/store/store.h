@@ -113,6 +113,34 @@ int store_kv_list(store_t *s, const char *ns, const char *function, const char *
 
 void store_strv_free(char **v, size_t n);
 
+/* --- generic metadata records ------------------------------------------------------- */
+
+/* A small key-value family for platform metadata that is not per-function: API keys, the
+ * audit log, and later triggers and other records. Records are grouped by `kind` (a name
+ * that passes util_valid_name, e.g. "apikey", "audit"); keys are non-empty C strings of at
+ * most 1024 bytes and sort by bytes within a kind (use ULIDs for time order); values are
+ * binary-safe. Kinds are global (not namespaced): a record that belongs to a namespace
+ * carries it in its key or value. */
+
+/* Creates or replaces. */
+int store_meta_put(store_t *s, const char *kind, const char *key, const char *val, size_t len,
+                   err_t *err);
+/* Creates only: R3E_EEXIST when the key is already there (atomic w.r.t. other writers of
+ * this store). */
+int store_meta_insert(store_t *s, const char *kind, const char *key, const char *val, size_t len,
+                      err_t *err);
+/* *val malloc'ed and NUL-terminated. R3E_ENOTFOUND when absent. */
+int store_meta_get(store_t *s, const char *kind, const char *key, char **val, size_t *len,
+                   err_t *err);
+/* Deleting an absent key is not an error. */
+int store_meta_delete(store_t *s, const char *kind, const char *key, err_t *err);
+/* Records of `kind` with key > start_after (exclusive; NULL/"" = from the first), ascending,
+ * at most limit (0 = STORE_LIST_DEFAULT). *keys and *vals are parallel malloc'ed vectors
+ * of malloc'ed NUL-terminated strings (store_strv_free each, with *n); vals may be NULL
+ * when the caller wants keys only. */
+int store_meta_list(store_t *s, const char *kind, const char *start_after, size_t limit,
+                    char ***keys, char ***vals, size_t *n, err_t *err);
+
 /* --- backend vtable (for backend implementers only) ------------------------------- */
 typedef struct store_ops {
     const char *name;
@@ -138,6 +166,12 @@ typedef struct store_ops {
     int (*kv_delete)(store_t *, const char *, const char *, const char *, err_t *);
     int (*kv_list)(store_t *, const char *, const char *, const char *, const char *, size_t,
                    char ***, size_t *, err_t *);
+    /* generic metadata (kind/key already checked by store.c); insert: create-only */
+    int (*meta_put)(store_t *, const char *, const char *, const char *, size_t, bool, err_t *);
+    int (*meta_get)(store_t *, const char *, const char *, char **, size_t *, err_t *);
+    int (*meta_delete)(store_t *, const char *, const char *, err_t *);
+    int (*meta_list)(store_t *, const char *, const char *, size_t, char ***, char ***, size_t *,
+                     err_t *);
 } store_ops_t;
 
 struct store {

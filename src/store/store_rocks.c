@@ -8,6 +8,7 @@
  *   executions  ns \0 exec_id               -> function \0 record-json
  *   exec_index  ns \0 function \0 exec_id   -> "" (ULIDs sort by time: newest = last key)
  *   kv          ns \0 function \0 key       -> value bytes
+ *   meta        kind \0 key                 -> value bytes (API keys, audit log, ...)
  *
  * Names, namespaces and ids are NUL-free C strings (checked in store.c), so the \0
  * separators make every "ns \0 name \0" a prefix of exactly that function's keys and of no
@@ -52,11 +53,12 @@ enum {
     CF_EXECUTIONS,
     CF_EXEC_INDEX,
     CF_KV,
+    CF_META, /* added later: create_missing_column_families adds it to older stores */
     CF_COUNT
 };
 
 static const char *const rocks_cf_names[CF_COUNT] = {
-    "default", "functions", "versions", "code", "executions", "exec_index", "kv",
+    "default", "functions", "versions", "code", "executions", "exec_index", "kv", "meta",
 };
 
 typedef struct {
@@ -798,6 +800,107 @@ static int rocks_kv_list(store_t *s, const char *ns, const char *function, const
     return 0;
 }
 
+/* --- generic metadata records --------------------------------------------------------- */
+
+static rkey_t rkey_meta(const char *kind, const char *key) {
+    rkey_t k = rkey_ns(kind); /* kind \0: same shape as a namespace prefix */
+    rkey_str(&k, key);
+    return k;
+}
+
+/* Writers hold meta_lock for reading; a create-only insert holds it for writing so that
+ * its "absent?" check and its put are one step with respect to every other meta write. */
+static int rocks_meta_put(store_t *s, const char *kind, const char *key, const char *val,
+                          size_t len, bool create_only, err_t *err) {
+    rocks_t *r = ROCKS(s);
+    rkey_t k = rkey_meta(kind, key);
+    char *rerr = NULL;
+    int rc = 0;
+    if (create_only) {
+        pthread_rwlock_wrlock(&r->meta_lock);
+        int found = rocks_exists(r, CF_META, &k, err);
+        if (found != 0) {
+            rc = found < 0 ? -1 : err_set(err, R3E_EEXIST, "%s %s already exists", kind, key);
+            pthread_rwlock_unlock(&r->meta_lock);
+            return rc;
+        }
+    } else {
+        pthread_rwlock_rdlock(&r->meta_lock);
+    }
+    rocksdb_put_cf(r->db, r->wopts, r->cf[CF_META], k.b, k.n, val, len, &rerr);
+    pthread_rwlock_unlock(&r->meta_lock);
+    return rerr ? rocks_fail(err, rerr, "meta put") : 0;
+}
+
+static int rocks_meta_get(store_t *s, const char *kind, const char *key, char **val, size_t *len,
+                          err_t *err) {
+    rocks_t *r = ROCKS(s);
+    rkey_t k = rkey_meta(kind, key);
+    char *v;
+    size_t vl;
+    int found = rocks_get(r, CF_META, &k, &v, &vl, err);
+    if (found < 0) return -1;
+    if (!found) return err_set(err, R3E_ENOTFOUND, "%s %s not found", kind, key);
+    *val = dup_bytes(v, vl);
+    rocksdb_free(v);
+    if (!*val) return err_set(err, R3E_EINTERNAL, "out of memory");
+    if (len) *len = vl;
+    return 0;
+}
+
+static int rocks_meta_delete(store_t *s, const char *kind, const char *key, err_t *err) {
+    rocks_t *r = ROCKS(s);
+    rkey_t k = rkey_meta(kind, key);
+    char *rerr = NULL;
+    pthread_rwlock_rdlock(&r->meta_lock);
+    rocksdb_delete_cf(r->db, r->wopts, r->cf[CF_META], k.b, k.n, &rerr);
+    pthread_rwlock_unlock(&r->meta_lock);
+    return rerr ? rocks_fail(err, rerr, "meta delete") : 0;
+}
+
+static int rocks_meta_list(store_t *s, const char *kind, const char *start_after, size_t limit,
+                           char ***keys, char ***vals, size_t *n, err_t *err) {
+    rocks_t *r = ROCKS(s);
+    rkey_t p = rkey_ns(kind);
+    rscan_t sc;
+    rscan_prefix(r, CF_META, &sc, &p);
+    rkey_t seek = start_after ? rkey_meta(kind, start_after) : p;
+    char **kv = NULL, **vv = NULL;
+    size_t cnt = 0, kcap = 0, vcap = 0;
+    int rc = 0;
+    for (rocksdb_iter_seek(sc.it, seek.b, seek.n); cnt < limit && rocksdb_iter_valid(sc.it);
+         rocksdb_iter_next(sc.it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(sc.it, &kl);
+        if (start_after && kl == seek.n && memcmp(k, seek.b, kl) == 0) continue; /* exclusive */
+        if ((rc = vec_reserve((void **)&kv, &kcap, cnt, sizeof *kv, err)) != 0) break;
+        if (vals && (rc = vec_reserve((void **)&vv, &vcap, cnt, sizeof *vv, err)) != 0) break;
+        if (!(kv[cnt] = dup_bytes(k + p.n, kl - p.n))) {
+            rc = err_set(err, R3E_EINTERNAL, "out of memory");
+            break;
+        }
+        if (vals) {
+            const char *v = rocksdb_iter_value(sc.it, &vl);
+            if (!(vv[cnt] = dup_bytes(v, vl))) {
+                free(kv[cnt]);
+                rc = err_set(err, R3E_EINTERNAL, "out of memory");
+                break;
+            }
+        }
+        cnt++;
+    }
+    if (rscan_close(&sc, rc ? NULL : err) != 0) rc = -1;
+    if (rc != 0) {
+        store_strv_free(kv, cnt);
+        store_strv_free(vv, cnt);
+        return -1;
+    }
+    *keys = kv;
+    if (vals) *vals = vv;
+    *n = cnt;
+    return 0;
+}
+
 /* --- open / close --------------------------------------------------------------------- */
 
 static void rocks_destroy(rocks_t *r) {
@@ -836,6 +939,10 @@ static const store_ops_t rocks_ops = {
     .kv_put = rocks_kv_put,
     .kv_delete = rocks_kv_delete,
     .kv_list = rocks_kv_list,
+    .meta_put = rocks_meta_put,
+    .meta_get = rocks_meta_get,
+    .meta_delete = rocks_meta_delete,
+    .meta_list = rocks_meta_list,
 };
 
 static bool rocks_sync_wanted(void) {
