@@ -565,6 +565,8 @@ int worker_main(int argc, char **argv) {
             on_invoke(&m);
         else if (strcmp(t, "check") == 0)
             on_check(&m);
+        else if (strcmp(t, "kv_r") == 0) /* answer to a fire-and-forget call of a past run */
+            log_debug("worker: late kv_r after its invocation ended");
         else
             log_warn("worker: ignoring unexpected '%s' frame", t);
         ipc_msg_free(&m);
