@@ -347,10 +347,37 @@ static char *emit_default(const scan_t *sc, char *o) {
     return o;
 }
 
+/* The engine takes the source as a C string of UTF-8: a NUL would silently cut it and
+ * invalid UTF-8 would silently empty it, so both are reported at their position. */
+static int check_text(scan_t *sc) {
+    const unsigned char *u = (const unsigned char *)sc->s;
+    for (size_t i = 0; i < sc->n;) {
+        unsigned char c = u[i];
+        size_t l = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
+        bool ok = l > 0 && i + l <= sc->n;
+        for (size_t k = 1; ok && k < l; k++)
+            ok = (u[i + k] & 0xC0) == 0x80;
+        if (ok && l == 3) ok = !(c == 0xE0 && u[i + 1] < 0xA0) && !(c == 0xED && u[i + 1] >= 0xA0);
+        if (ok && l == 4) ok = !(c == 0xF0 && u[i + 1] < 0x90) && !(c == 0xF4 && u[i + 1] >= 0x90);
+        if (c == 0) return scan_fail(sc, i, "Invalid character: the source contains a NUL byte");
+        if (!ok) return scan_fail(sc, i, "Invalid character: the source is not valid UTF-8");
+        if (c == '\n') newline_at(sc, i);
+        i += l;
+    }
+    sc->line = 1;
+    sc->line_start = 0;
+    return 0;
+}
+
 int module_transform(const char *src, size_t len, module_src_t *out, module_error_t *e) {
     memset(out, 0, sizeof *out);
     memset(e, 0, sizeof *e);
     scan_t sc = {.s = src, .n = len, .line = 1, .last = TOK_PUNCT, .err = e};
+    if (check_text(&sc) < 0) return -1;
     if (len >= 2 && src[0] == '#' && src[1] == '!') {
         sc.hashbang = true;
         while (sc.i < len && src[sc.i] != '\n')

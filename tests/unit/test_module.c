@@ -145,6 +145,25 @@ static void test_hashbang_becomes_comment(void **state) {
     module_src_free(&m);
 }
 
+static void test_nul_bytes_and_invalid_utf8_are_reported_where_they_are(void **state) {
+    (void)state;
+    module_src_t m;
+    module_error_t e;
+    const char nul[] = "const a = 1;\nconst b = '\0';";
+    assert_int_equal(module_transform(nul, sizeof nul - 1, &m, &e), -1);
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.column, 12);
+    assert_non_null(strstr(e.message, "NUL"));
+    const char *bad = "const s = '\xff';";
+    assert_int_equal(module_transform(bad, strlen(bad), &m, &e), -1);
+    assert_int_equal(e.line, 1);
+    assert_int_equal(e.column, 12);
+    const char *good =
+        "const s = 'h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80'; module.exports = () => s;";
+    transform_ok(good, &m);
+    module_src_free(&m);
+}
+
 static void test_user_column_maps_line_one_only(void **state) {
     (void)state;
     module_src_t m;
@@ -165,6 +184,7 @@ int main(void) {
         cmocka_unit_test(test_import_declaration_rejected_with_position),
         cmocka_unit_test(test_other_export_forms_rejected),
         cmocka_unit_test(test_hashbang_becomes_comment),
+        cmocka_unit_test(test_nul_bytes_and_invalid_utf8_are_reported_where_they_are),
         cmocka_unit_test(test_user_column_maps_line_one_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
