@@ -90,7 +90,8 @@ int trigger_header_allowed(const char *name, const char *value) {
 
 static bool trigger_is_response(json_t *v) {
     json_t *st = json_object_get(v, "status");
-    return json_is_object(v) && json_is_integer(st) && json_integer_value(st) >= 100 &&
+    /* 1xx are protocol-level (101 would announce an upgrade that never happens) */
+    return json_is_object(v) && json_is_integer(st) && json_integer_value(st) >= 200 &&
            json_integer_value(st) <= 599;
 }
 
@@ -117,6 +118,7 @@ int trigger_response(const char *result_json, size_t len, trigger_resp_t *out) {
     json_t *hdrs = json_object_get(v, "headers");
     if (json_is_object(hdrs)) out->headers = json_incref(hdrs);
     json_t *b = json_object_get(v, "body");
+    if (out->status == 204 || out->status == 304) b = NULL; /* these never carry a body */
     if (json_is_string(b)) {
         out->content_type = "text/plain; charset=utf-8";
         out->body_len = json_string_length(b);

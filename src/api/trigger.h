@@ -28,8 +28,9 @@ typedef struct {
     size_t body_len;
 } trigger_resp_t;
 
-/* A result object with an integer "status" in 100..599 is an HTTP response
- * ({status, headers?, body?}: string body as is, other bodies as JSON). Anything else is
+/* A result object with an integer "status" in 200..599 is an HTTP response
+ * ({status, headers?, body?}: string body as is, other bodies as JSON; none for 204 and
+ * 304). Anything else is
  * a 200 JSON body with the result text unchanged. Returns 0 (out filled) or -1 when out of
  * memory. Release with trigger_resp_free. */
 int trigger_response(const char *result_json, size_t len, trigger_resp_t *out);

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     trigger_resp_t t;
     if (trigger_response((const char *)data, size, &t) == 0) {
-        if (t.status < 100 || t.status > 599) abort();
+        if (t.status < 200 || t.status > 599) abort();
         trigger_resp_free(&t);
     }
     char ct[64];

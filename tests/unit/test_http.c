@@ -395,9 +395,15 @@ static void test_trigger_response_shapes(void **state) {
     assert_int_equal(t.status, 204);
     assert_int_equal(t.body_len, 0);
     trigger_resp_free(&t);
-    const char *r5 = "{\"status\":99}";
+    const char *r5 = "{\"status\":101}"; /* 1xx: not a response, a plain value */
     assert_int_equal(trigger_response(r5, strlen(r5), &t), 0);
     assert_int_equal(t.status, 200);
+    assert_string_equal(t.body, r5);
+    trigger_resp_free(&t);
+    const char *r6 = "{\"status\":304,\"body\":\"x\"}";
+    assert_int_equal(trigger_response(r6, strlen(r6), &t), 0);
+    assert_int_equal(t.status, 304);
+    assert_int_equal(t.body_len, 0);
     trigger_resp_free(&t);
 }
 
