@@ -212,6 +212,18 @@ static json_t *run_case(arena_t *a, const json_t *c) {
         json_t *d = neo_notification_decode(json_object_get(c, "n"), &e);
         return d ? json_pack("{s:o}", "decoded", d) : fail(&e);
     }
+    if (strcmp(k, "netfee") == 0) {
+        neo_tx_t tx;
+        int64_t fee;
+        char buf[24];
+        if (neo_tx_from_json(a, json_object_get(c, "tx"), &tx, &e) != 0 ||
+            neo_tx_network_fee(&tx, json_integer_value(json_object_get(c, "feePerByte")),
+                               json_integer_value(json_object_get(c, "execFeeFactor")), &fee,
+                               &e) != 0)
+            return fail(&e);
+        snprintf(buf, sizeof buf, "%lld", (long long)fee);
+        return json_pack("{s:s}", "fee", buf);
+    }
     if (strcmp(k, "address") == 0) {
         uint8_t h[20];
         char disp[43];

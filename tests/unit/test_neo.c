@@ -456,6 +456,46 @@ static void test_tx_sign_verify_and_hash(void **state) {
                      NEO_TESTNET_MAGIC);
 }
 
+/* The node's fee: size with placeholder signatures x feePerByte + verification cost x
+ * execFeeFactor. Single-sig agrees with neon-js (1143520); multisig follows the node's
+ * MultiSignatureContractCost (CheckSig priced per key), which neon-js 5.9.0 does not. */
+static void test_network_fee_single_and_multisig(void **state) {
+    (void)state;
+    fixture_t f;
+    fixture_init(&f);
+    uint8_t priv[32], pubs[3][33];
+    int64_t fee;
+    err_t e = {0};
+    hex_to(PRIV1, priv, 32);
+    assert_int_equal(neo_pubkey_from_privkey(priv, pubs[0], &e), 0);
+    neo_verification_script(pubs[0], f.vs);
+    f.w.invocation_len = 0; /* ignored: placeholders are used */
+    assert_int_equal(neo_tx_network_fee(&f.tx, 1000, 30, &fee, &e), 0);
+    assert_int_equal(fee, 1143520);
+
+    for (int i = 0; i < 3; i++) {
+        memset(priv, 0, 32);
+        priv[31] = (uint8_t)(i + 1);
+        assert_int_equal(neo_pubkey_from_privkey(priv, pubs[i], &e), 0);
+    }
+    neo_buf_t ms = {0};
+    assert_int_equal(neo_multisig_script(2, (const uint8_t(*)[33])pubs, 3, &ms, &e), 0);
+    assert_int_equal(ms.len, 112);
+    f.w.verification = ms.data;
+    f.w.verification_len = ms.len;
+    /* size 298 bytes; cost 8*(2+3) + 1 + 1 + 0 + 32768*3 = 98346 */
+    assert_int_equal(neo_tx_network_fee(&f.tx, 1000, 30, &fee, &e), 0);
+    assert_int_equal(fee, 298 * 1000 + 98346 * 30);
+
+    ms.data[ms.len - 1] ^= 1; /* not CheckMultisig any more */
+    assert_int_equal(neo_tx_network_fee(&f.tx, 1000, 30, &fee, &e), -1);
+    assert_non_null(strstr(e.msg, "not a standard"));
+    f.tx.nwitnesses = 0;
+    assert_int_equal(neo_tx_network_fee(&f.tx, 1000, 30, &fee, &e), -1);
+    assert_int_equal(neo_tx_network_fee(&f.tx, -1, 30, &fee, &e), -1);
+    neo_buf_free(&ms);
+}
+
 /* ---- application logs ----------------------------------------------------------------- */
 
 static json_t *decode(const char *text, err_t *e) {
@@ -551,6 +591,7 @@ int main(void) {
         cmocka_unit_test(test_tx_rejects_oversized_script_and_tx),
         cmocka_unit_test(test_tx_parser_rejects_noncanonical_and_bad_bytes),
         cmocka_unit_test(test_tx_sign_verify_and_hash),
+        cmocka_unit_test(test_network_fee_single_and_multisig),
         cmocka_unit_test(test_stack_items_decode_every_type),
         cmocka_unit_test(test_stack_items_reject_malformed),
         cmocka_unit_test(test_stack_item_integer_reads_bytestrings_as_neovm_does),

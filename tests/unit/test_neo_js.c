@@ -119,6 +119,8 @@ static void test_transaction_hash_and_sign(void **state) {
            " back.serialize(true) === t.serialize(true)].join(' ')",
            "true 1 902e0d38da5e513b6d07c1c55b85e77d3dce8063 true");
     expect_throw("r3e.neo.tx.Transaction.deserialize('00')", "truncated");
+    /* same value as neon-js api.calculateNetworkFee(t, 1000, 30).toString() */
+    expect("r3e.neo.api.calculateNetworkFee(t, 1000, 30)", "1143520");
 }
 
 static void test_decode_notification(void **state) {

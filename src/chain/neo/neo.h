@@ -278,6 +278,13 @@ int neo_tx_sign_key(const neo_tx_t *tx, uint32_t magic, const neo_key_t *key, ui
 /* 1 valid, 0 invalid, -1 error. */
 int neo_tx_verify(const neo_tx_t *tx, uint32_t magic, const uint8_t pub[33], const uint8_t sig[64],
                   err_t *err);
+/* Network fee the node charges for `tx` once it carries standard witnesses: fee_per_byte x
+ * size (with 64-byte placeholder signatures) + exec_fee_factor x verification cost (PolicyContract
+ * getFeePerByte / getExecFeeFactor; 1000 and 30 on MainNet today). tx->witnesses give each
+ * signer's verification script, in signer order (invocation scripts are ignored); single-sig
+ * and m-of-n multisig accounts only — contract witnesses need the node's calculatenetworkfee. */
+int neo_tx_network_fee(const neo_tx_t *tx, int64_t fee_per_byte, int64_t exec_fee_factor,
+                       int64_t *fee, err_t *err);
 /* Invocation script for one signature: PUSHDATA1 64 <sig> (66 bytes). */
 void neo_invocation_script(const uint8_t sig[64], uint8_t out[66]);
 

@@ -185,6 +185,16 @@ static json_t *op_tx(arena_t *ar, const char *what, const json_t *a, err_t *e) {
         return what[2] == 'H' ? json_pack("{s:s}", "hash", d + 2)
                               : json_pack("{s:o}", "hex", hexj(data, sizeof data));
     }
+    if (strcmp(what, "txNetworkFee") == 0) {
+        int64_t fee;
+        char buf[24];
+        if (neo_tx_network_fee(&tx, json_integer_value(json_object_get(a, "feePerByte")),
+                               json_integer_value(json_object_get(a, "execFeeFactor")), &fee,
+                               e) != 0)
+            return NULL;
+        snprintf(buf, sizeof buf, "%lld", (long long)fee);
+        return json_pack("{s:s}", "fee", buf);
+    }
     if (strcmp(what, "txSign") == 0) {
         uint8_t priv[32], pub[33], sig[64], inv[66], vs[40];
         if (priv_arg(json_object_get(a, "key"), priv, e) != 0 ||
@@ -448,8 +458,15 @@ static const char NEO_SHIM[] =
     "    return this;\n"
     "  }\n"
     "}\n"
+    "// Offline network fee for standard (single-sig / multisig) witnesses, as the node\n"
+    "// computes it; returns a decimal string. Witnesses give each signer's verification script.\n"
+    "const api = Object.freeze({\n"
+    "  calculateNetworkFee: (t, feePerByte, execFeeFactor) => call('txNetworkFee', {\n"
+    "    tx: t instanceof Transaction ? t.export() : t, feePerByte: Number(feePerByte),\n"
+    "    execFeeFactor: Number(execFeeFactor) }).fee,\n"
+    "});\n"
     "return Object.freeze({\n"
-    "  wallet,\n"
+    "  wallet, api,\n"
     "  sc: Object.freeze({ ScriptBuilder, ContractParam, CallFlags, Nep17Contract }),\n"
     "  tx: Object.freeze({ Transaction, WitnessScope }),\n"
     "  CONST: Object.freeze({ MAGIC_NUMBER, DEFAULT_ADDRESS_VERSION: 0x35 }),\n"

@@ -542,3 +542,104 @@ int neo_tx_deserialize(arena_t *a, const uint8_t *p, size_t n, bool with_witness
     if (r.off != n) return err_set(err, R3E_EINVAL, "transaction: %zu trailing bytes", n - r.off);
     return neo_tx_validate(tx, with_witnesses, err);
 }
+
+/* ---- network fee ---------------------------------------------------------------------- */
+
+/* NeoVM prices (ApplicationEngine.OpCodePriceTable / CheckSigPrice), in units that the
+ * policy's execFeeFactor multiplies. Only what standard witnesses use. */
+#define PRICE_PUSHDATA1 8
+#define PRICE_PUSHINT_SMALL 1 /* PUSH0..PUSH16, PUSHINT8, PUSHINT16 */
+#define PRICE_SYSCALL 0
+#define PRICE_CHECKSIG 32768
+
+/* Reads the small integer push a multisig script starts and ends with. */
+static int read_small_int(const uint8_t *s, size_t n, size_t *off, int *v) {
+    if (*off >= n) return -1;
+    uint8_t op = s[*off];
+    if (op >= NEO_OP_PUSH0 && op <= NEO_OP_PUSH0 + 16) {
+        *v = op - NEO_OP_PUSH0;
+        *off += 1;
+    } else if (op == NEO_OP_PUSHINT8 && *off + 2 <= n) {
+        *v = s[*off + 1];
+        *off += 2;
+    } else if (op == NEO_OP_PUSHINT8 + 1 && *off + 3 <= n) {
+        *v = s[*off + 1] | s[*off + 2] << 8;
+        *off += 3;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* Standard verification scripts: 1 = single signature, m-of-n multisig (sets *m, *n),
+ * 0 = anything else. */
+static int witness_kind(const uint8_t *s, size_t n, int *m, int *keys) {
+    uint8_t single[40], pub[33] = {0};
+    if (n == 40 && s[0] == NEO_OP_PUSHDATA1 && s[1] == 33) {
+        memcpy(pub, s + 2, 33);
+        neo_verification_script(pub, single);
+        if (memcmp(single, s, 40) == 0) return 1;
+    }
+    size_t off = 0;
+    int mm, nn, count = 0;
+    if (read_small_int(s, n, &off, &mm) != 0) return 0;
+    while (off + 35 <= n && s[off] == NEO_OP_PUSHDATA1 && s[off + 1] == 33)
+        off += 35, count++;
+    if (read_small_int(s, n, &off, &nn) != 0 || off + 5 != n || s[off] != NEO_OP_SYSCALL) return 0;
+    uint32_t id = neo_interop_id("System.Crypto.CheckMultisig");
+    for (int i = 0; i < 4; i++)
+        if (s[off + 1 + i] != (uint8_t)(id >> (8 * i))) return 0;
+    if (nn != count || mm < 1 || mm > nn || nn > 1024) return 0;
+    *m = mm;
+    *keys = nn;
+    return 2;
+}
+
+int neo_tx_network_fee(const neo_tx_t *tx, int64_t fee_per_byte, int64_t exec_fee_factor,
+                       int64_t *fee, err_t *err) {
+    if (fee_per_byte < 0 || exec_fee_factor < 0)
+        return err_set(err, R3E_EINVAL, "network fee: negative policy value");
+    if (tx->nwitnesses != tx->nsigners)
+        return err_set(err, R3E_EINVAL,
+                       "network fee: need one witness (verification script) per signer");
+    /* Placeholder invocation scripts of the final size: m pushes of a 64-byte signature
+     * (m <= 15 fits the 1024-byte limit); every witness shares this buffer's prefix. */
+    uint8_t inv[66 * 16];
+    memset(inv, 0, sizeof inv);
+    for (int k = 0; k < 16; k++)
+        inv[66 * k] = NEO_OP_PUSHDATA1, inv[66 * k + 1] = 64;
+    neo_witness_t w[NEO_TX_MAX_SIGNERS];
+    int64_t exec = 0;
+    for (size_t i = 0; i < tx->nwitnesses && i < NEO_TX_MAX_SIGNERS; i++) {
+        const neo_witness_t *src = &tx->witnesses[i];
+        int m = 1, n = 1, kind = witness_kind(src->verification, src->verification_len, &m, &n);
+        if (kind == 0)
+            return err_set(err, R3E_EINVAL,
+                           "network fee: witness %zu is not a standard signature or multisig "
+                           "account (ask the node: calculatenetworkfee)",
+                           i);
+        size_t inv_len = (size_t)m * 66;
+        if (inv_len > NEO_MAX_INVOCATION_SCRIPT)
+            return err_set(err, R3E_EINVAL,
+                           "network fee: %d signatures exceed the invocation script limit", m);
+        w[i] = (neo_witness_t){inv, inv_len, src->verification, src->verification_len};
+        if (kind == 1)
+            exec += PRICE_PUSHDATA1 * 2 + PRICE_SYSCALL + PRICE_CHECKSIG;
+        else /* Helper.MultiSignatureContractCost: the node charges CheckSig per key (n) */
+            exec += PRICE_PUSHDATA1 * (int64_t)(m + n) + 2 * PRICE_PUSHINT_SMALL + PRICE_SYSCALL +
+                    (int64_t)PRICE_CHECKSIG * n;
+    }
+    neo_tx_t t = *tx;
+    t.witnesses = w;
+    neo_buf_t b = {0};
+    int rc = neo_tx_serialize(&t, true, &b, err);
+    if (rc == 0) {
+        __int128 total = (__int128)b.len * fee_per_byte + (__int128)exec * exec_fee_factor;
+        if (total > INT64_MAX)
+            rc = err_set(err, R3E_EINVAL, "network fee: overflows int64");
+        else
+            *fee = (int64_t)total;
+    }
+    neo_buf_free(&b);
+    return rc;
+}
