@@ -282,7 +282,9 @@ int neo_tx_verify(const neo_tx_t *tx, uint32_t magic, const uint8_t pub[33], con
  * size (with 64-byte placeholder signatures) + exec_fee_factor x verification cost (PolicyContract
  * getFeePerByte / getExecFeeFactor; 1000 and 30 on MainNet today). tx->witnesses give each
  * signer's verification script, in signer order (invocation scripts are ignored); single-sig
- * and m-of-n multisig accounts only — contract witnesses need the node's calculatenetworkfee. */
+ * and m-of-n multisig accounts only — contract witnesses need the node's calculatenetworkfee.
+ * Per-attribute policy fees (PolicyContract getAttributeFee, e.g. for Conflicts) are not
+ * included: add them when the transaction carries such attributes. */
 int neo_tx_network_fee(const neo_tx_t *tx, int64_t fee_per_byte, int64_t exec_fee_factor,
                        int64_t *fee, err_t *err);
 /* Invocation script for one signature: PUSHDATA1 64 <sig> (66 bytes). */
