@@ -199,7 +199,9 @@ static struct {
     int statm_fd;
     long page;
     JSScriptRef bootstrap;
-    sbx_ctx_t *spare; /* blank context ready for the next cold start */
+    sbx_ctx_t *spare;        /* blank context ready for the next cold start */
+    JSGlobalContextRef home; /* long-lived context owning detached_cb */
+    JSObjectRef detached_cb; /* no-op rejection callback for contexts being released */
     JSStringRef user_url;
     JSGlobalContextRef check_ctx;
     sbx_inv_t inv;
@@ -928,6 +930,12 @@ static void protect(JSContextRef c, JSObjectRef *slot, JSValueRef v) {
     JSValueProtect(c, v);
 }
 
+static JSValueRef js_noop(JSContextRef c, JSObjectRef f, JSObjectRef t, size_t argc,
+                          const JSValueRef argv[], JSValueRef *exc) {
+    (void)f, (void)t, (void)argc, (void)argv, (void)exc;
+    return JSValueMakeUndefined(c);
+}
+
 /* Unhandled rejections of promises other than the handler's own (fire-and-forget work)
  * do not fail the invocation; they are logged like node's warning. */
 static JSValueRef js_unhandled(JSContextRef c, JSObjectRef f, JSObjectRef t, size_t argc,
@@ -1032,6 +1040,9 @@ void sbx_ctx_destroy(sbx_ctx_t *x) {
     if (x->env) JSValueUnprotect(c, x->env);
     json_decref(x->env_src);
     if (S.inv.ctx == x->ctx && !S.inv.active) S.inv.ctx = NULL;
+    /* The engine roots the rejection callback, and the callback roots its own global
+     * object: swap in a function of a long-lived context or the context never dies. */
+    JSGlobalContextSetUnhandledRejectionCallback(x->ctx, S.detached_cb, NULL);
     JSGlobalContextRelease(x->ctx);
     free(x);
 }
@@ -1076,6 +1087,9 @@ void sbx_init(JSContextGroupRef group, webapi_env_t *web, int fd) {
     JSStringRelease(url);
     if (!S.bootstrap) abort(); /* a bug in bootstrap_src */
     JSContextGroupSetExecutionTimeLimit(group, SBX_WATCHDOG_S, watchdog, NULL);
+    S.home = JSGlobalContextCreateInGroup(group, NULL);
+    S.detached_cb = js_fn(S.home, "detached", js_noop);
+    JSValueProtect(S.home, S.detached_cb);
 }
 
 void sbx_begin(const sbx_limits_t *lim, sbx_outcome_t *out) {
