@@ -1,6 +1,6 @@
 // Turns the raw numbers of bench/run.sh into the markdown report (stdout).
 // argv[2]: rows file, one line per wrk run:
-//   LABEL requests seconds req/s p50_us p99_us socket_errors non2xx
+//   LABEL requests seconds req/s p50_us p99_us socket_errors non2xx cpu_ticks clk_tck
 // Environment: WHEN CPU CORES LOAD_START LOAD_END REV WORKERS WRK_CMD DEPLOY_JSON RSS_JSON
 // DUR_WARM DUR_FRESH.
 import fs from "node:fs";
@@ -12,9 +12,12 @@ const rows = Object.fromEntries(
     .trim()
     .split("\n")
     .map((l) => l.split(" "))
-    .map(([label, reqs, secs, rps, p50, p99, sockErr, non2xx]) => [
+    .map(([label, reqs, secs, rps, p50, p99, sockErr, non2xx, ticks, hz]) => [
       label,
-      { reqs: +reqs, secs: +secs, rps: +rps, p50: +p50, p99: +p99, sockErr: +sockErr, non2xx: +non2xx },
+      {
+        reqs: +reqs, secs: +secs, rps: +rps, p50: +p50, p99: +p99, sockErr: +sockErr,
+        non2xx: +non2xx, cpuUs: (+ticks / +hz) * 1e6 / +reqs,
+      },
     ]),
 );
 const deploy = JSON.parse(env.DEPLOY_JSON);
@@ -44,15 +47,23 @@ out.push(`- machine: ${env.CORES} × ${env.CPU}; load average ${env.LOAD_START} 
 out.push(`- command: \`make bench\` (bench/run.sh); r3e and the node cluster with ${env.WORKERS} workers, nginx with ${env.WORKERS} worker processes`);
 out.push(`- load generator: \`${env.WRK_CMD}\` after a 2 s warm-up, on the same cores as the server`);
 out.push(``);
-out.push(`| server | req/s | p50 | p99 | vs nginx | vs node cluster | vs node 1 proc | errors |`);
-out.push(`|---|---:|---:|---:|---:|---:|---:|---:|`);
+out.push(`| server | req/s | p50 | p99 | vs nginx | vs node cluster | vs node 1 proc | server CPU per request | errors |`);
+out.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [label, r] of Object.entries(rows)) {
   const errs = r.sockErr + r.non2xx;
   out.push(
     `| ${descr[label] ?? label} | ${fmtInt(r.rps)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ` +
-      `${ratio(r.rps / nginx)} | ${ratio(r.rps / node)} | ${ratio(r.rps / node1)} | ${errs} |`,
+      `${ratio(r.rps / nginx)} | ${ratio(r.rps / node)} | ${ratio(r.rps / node1)} | ` +
+      `${Math.round(r.cpuUs)} µs | ${errs} |`,
   );
 }
+out.push(``);
+out.push(
+  `Server CPU per request: user+system time of all the server's processes (nginx master and ` +
+    `workers; node primary and workers; r3e server and its worker processes) during the ` +
+    `measured run, divided by the requests served. wrk's own CPU is not included. On a busy ` +
+    `machine this is steadier than req/s.`,
+);
 out.push(``);
 out.push(
   `One request at a time (${durWarm.n} sequential invokes over one keep-alive connection, ` +

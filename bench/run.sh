@@ -82,17 +82,32 @@ wait_http() {
   return 1
 }
 
-# bench_url LABEL URL: warm-up, then the measured wrk run; appends a row to $tmp/rows.
+# sess_cpu_ticks SID: user+system CPU time (clock ticks) of every process in session SID,
+# all threads included (/proc/PID/stat fields 14 and 15, counted after the ")" of comm).
+sess_cpu_ticks() {
+  local pid total=0 t
+  for pid in $(ps -o pid= --sid "$1"); do
+    t="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}')" || continue
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+
+# bench_url LABEL URL SID: warm-up, then the measured wrk run; appends a row to $tmp/rows
+# with the server's CPU time per request (all processes of session SID), a figure that the
+# machine's other load disturbs far less than req/s.
 bench_url() {
-  local label="$1" url="$2" body
+  local label="$1" url="$2" sid="$3" body c0 c1
   body="$(curl -fs "$url")" || { echo "bench: $url failed" >&2; return 1; }
   [[ "$body" == *hello* ]] || { echo "bench: $url answered '$body', not hello" >&2; return 1; }
   wrk -t$THREADS -c$CONNS -d2s "$url" >/dev/null
   log "$label: $(cut -d' ' -f1-3 /proc/loadavg) load; wrk $DURATION"
+  c0="$(sess_cpu_ticks "$sid")"
   wrk -t$THREADS -c$CONNS -d"$DURATION" --latency -s "$here/report.lua" "$url" >"$tmp/wrk-$label.txt"
+  c1="$(sess_cpu_ticks "$sid")"
   local r
   r="$(grep '^RESULT ' "$tmp/wrk-$label.txt")" || { cat "$tmp/wrk-$label.txt" >&2; return 1; }
-  echo "$label ${r#RESULT }" >>"$tmp/rows"
+  echo "$label ${r#RESULT } $((c1 - c0)) $(getconf CLK_TCK)" >>"$tmp/rows"
   log "$label: ${r#RESULT }"
 }
 
@@ -130,7 +145,7 @@ EOF
 start nginx nginx -p "$tmp/nginx" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf"
 g=$started
 wait_http "http://127.0.0.1:$port/"
-bench_url nginx "http://127.0.0.1:$port/"
+bench_url nginx "http://127.0.0.1:$port/" "$g"
 stop "$g"
 
 # --- 2. node ---------------------------------------------------------------------------
@@ -138,14 +153,14 @@ port="$(free_port)"
 start node1 node "$here/node_hello.mjs" "$port" 0
 g=$started
 wait_http "http://127.0.0.1:$port/"
-bench_url node-1proc "http://127.0.0.1:$port/"
+bench_url node-1proc "http://127.0.0.1:$port/" "$g"
 stop "$g"
 
 port="$(free_port)"
 start nodeN node "$here/node_hello.mjs" "$port" "$WORKERS"
 g=$started
 wait_http "http://127.0.0.1:$port/"
-bench_url node-cluster "http://127.0.0.1:$port/"
+bench_url node-cluster "http://127.0.0.1:$port/" "$g"
 stop "$g"
 
 # --- 3./4. r3e -------------------------------------------------------------------------
@@ -174,8 +189,8 @@ deploy() { # NAME ISOLATION
 start_r3e r3e
 deploy hello warm
 deploy hello-fresh fresh
-bench_url r3e-warm "$r3e_url/fn/hello"
-bench_url r3e-fresh "$r3e_url/fn/hello-fresh"
+bench_url r3e-warm "$r3e_url/fn/hello" "$r3e_pid"
+bench_url r3e-fresh "$r3e_url/fn/hello-fresh" "$r3e_pid"
 # Where the time of one request goes: sandbox time (duration_us) vs the whole round trip.
 dur_warm="$(node "$here/driver.mjs" durations "$r3e_url" hello 500)"
 dur_fresh="$(node "$here/driver.mjs" durations "$r3e_url" hello-fresh 500)"
