@@ -36,6 +36,7 @@ const descr = {
   nginx: "nginx, static `return 200 \"hello\"`",
   "node-1proc": "node `http`, 1 process",
   "node-cluster": `node \`http\`, cluster of ${env.WORKERS} (reference)`,
+  "r3e-healthz": "r3e `GET /healthz` (HTTP layer only, no function)",
   "r3e-warm": "r3e `/fn/hello`, warm isolation",
   "r3e-fresh": "r3e `/fn/hello-fresh`, fresh isolation",
 };

@@ -6,6 +6,7 @@
 #   3. r3e warm hello through the HTTP trigger /fn/hello  (isolation "warm")
 #   4. r3e fresh hello through /fn/hello-fresh            (isolation "fresh": new context
 #                                                          per request)
+#   (and r3e GET /healthz: the HTTP layer alone, for reference)
 #   each with: wrk -t2 -c32 -d10s --latency -s bench/report.lua URL (after a 2 s warm-up)
 #   5. deploy -> first result latency over 1,000 deploys  (bench/driver.mjs deploy-latency)
 #   6. RSS per warm function instance, 1,000 functions     (bench/driver.mjs warm-rss)
@@ -97,9 +98,9 @@ sess_cpu_ticks() {
 # with the server's CPU time per request (all processes of session SID), a figure that the
 # machine's other load disturbs far less than req/s.
 bench_url() {
-  local label="$1" url="$2" sid="$3" body c0 c1
+  local label="$1" url="$2" sid="$3" want="${4:-hello}" body c0 c1
   body="$(curl -fs "$url")" || { echo "bench: $url failed" >&2; return 1; }
-  [[ "$body" == *hello* ]] || { echo "bench: $url answered '$body', not hello" >&2; return 1; }
+  [[ "$body" == *"$want"* ]] || { echo "bench: $url answered '$body', not $want" >&2; return 1; }
   wrk -t$THREADS -c$CONNS -d2s "$url" >/dev/null
   log "$label: $(cut -d' ' -f1-3 /proc/loadavg) load; wrk $DURATION"
   c0="$(sess_cpu_ticks "$sid")"
@@ -189,6 +190,8 @@ deploy() { # NAME ISOLATION
 start_r3e r3e
 deploy hello warm
 deploy hello-fresh fresh
+# r3e's HTTP layer alone (no function, no store): what the server costs before invoking.
+bench_url r3e-healthz "$r3e_url/healthz" "$r3e_pid" '"ok"'
 bench_url r3e-warm "$r3e_url/fn/hello" "$r3e_pid"
 bench_url r3e-fresh "$r3e_url/fn/hello-fresh" "$r3e_pid"
 # Where the time of one request goes: sandbox time (duration_us) vs the whole round trip.
