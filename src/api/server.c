@@ -249,7 +249,7 @@ static void srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls
                               .execution_id = r->execution_id[0] ? r->execution_id : NULL},
                  x, "request");
     }
-    metrics_http_request(r->status);
+    if (r->status) metrics_http_request(r->status); /* 0: the client left unanswered */
     if (r->timeout_raised)
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                                   (unsigned)api->cfg.conn_timeout_s);
