@@ -385,6 +385,9 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     log_info("shutdown: no longer accepting connections");
     atomic_store(&api->stopping, true);
     MHD_socket lfd = MHD_quiesce_daemon(d);
+    /* closed now, not after the drain: a listening socket nobody accepts on would park new
+     * clients in the backlog instead of refusing them */
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
     logbus_close(api->bus); /* ends log followers, which would otherwise never finish */
     uint64_t deadline = util_now_us() + (uint64_t)SRV_DRAIN_MS * 1000;
     while (atomic_load(&api->active) > 0 && util_now_us() < deadline)
@@ -406,7 +409,6 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
         log_info("shutdown: in-flight requests finished");
     }
     MHD_stop_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET) close(lfd);
     log_info("shutdown: http stopped");
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
