@@ -494,6 +494,39 @@ static void test_heap_bomb_ends_as_memory_limit_and_recycles(void **state) {
     assert_true(WIFEXITED(st));
 }
 
+static void test_fatal_signal_is_reported_before_the_worker_dies(void **state) {
+    (void)state;
+    wk_t w;
+    wk_start(&w);
+    const char *code = "module.exports = () => { while (true) {} };";
+    char hash[65];
+    util_sha256_hex(code, strlen(code), hash);
+    json_t *h =
+        json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:{}, s:{}}", "t", "invoke", "exec_id",
+                  "01FATAL", "fn", "spin", "version", 1, "hash", hash, "isolation", "warm",
+                  "timeout_ms", 20000, "memory_mb", 128, "env", "limits");
+    assert_int_equal(ipc_send(w.fd, h, "{}", 2), 0);
+    json_decref(h);
+    ipc_msg_t m;
+    assert_int_equal(ipc_recv(w.fd, &m, 30000), 1);
+    assert_string_equal(ipc_type(&m), "need_code");
+    ipc_msg_free(&m);
+    h = json_pack("{s:s, s:s}", "t", "code", "hash", hash);
+    assert_int_equal(ipc_send(w.fd, h, code, strlen(code)), 0);
+    json_decref(h);
+    usleep(200000); /* let it spin inside the engine */
+    kill(w.pid, SIGILL);
+    assert_int_equal(ipc_recv(w.fd, &m, 30000), 1);
+    assert_string_equal(ipc_type(&m), "fatal");
+    assert_int_equal(json_integer_value(json_object_get(m.header, "signal")), SIGILL);
+    const char *reason = json_string_value(json_object_get(m.header, "reason"));
+    assert_true(strcmp(reason, "memory") == 0 || strcmp(reason, "crash") == 0);
+    ipc_msg_free(&m);
+    int st = wk_stop(&w);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGILL); /* the default action still ends it */
+}
+
 static void test_fresh_isolation_shares_nothing_warm_keeps_state(void **state) {
     (void)state;
     wk_t w;
@@ -573,6 +606,7 @@ int main(void) {
         cmocka_unit_test(test_kv_round_trips_through_the_server),
         cmocka_unit_test(test_infinite_loop_times_out_and_worker_stays_healthy),
         cmocka_unit_test(test_heap_bomb_ends_as_memory_limit_and_recycles),
+        cmocka_unit_test(test_fatal_signal_is_reported_before_the_worker_dies),
         cmocka_unit_test(test_fresh_isolation_shares_nothing_warm_keeps_state),
         cmocka_unit_test(test_warm_contexts_are_bounded_by_an_lru),
         cmocka_unit_test(test_result_limits),
