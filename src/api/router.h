@@ -14,7 +14,7 @@ typedef void (*route_fn)(void);
 
 typedef struct {
     const char *method;  /* "GET", "POST", …, or "*" for any method */
-    const char *pattern; /* e.g. "/v1/functions/{name}/invoke", "/fn/{name}/ + rest" */
+    const char *pattern; /* e.g. "/v1/functions/{name}/invoke"; last segment "*" = the rest */
     route_fn handler;
 } route_t;
 
