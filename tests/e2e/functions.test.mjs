@@ -209,6 +209,11 @@ describe('request validation', () => {
     assert.equal(early.body.error.details.line, 2, early.text);
   });
 
+  test('a NUL byte in the source is rejected', async () => {
+    const r = await srv.post('/v1/functions', { name: uniqueName('nul'), code: 'export default () => 1;\nconst s = "a\u0000b";\n' });
+    assertError(r, 400, 'invalid_argument');
+  });
+
   test('a syntax error does not create the function', async () => {
     const name = uniqueName('nosyn');
     const r = await srv.post('/v1/functions', { name, code: 'export default (' });

@@ -176,6 +176,16 @@ describe('the return value as the response', () => {
     assertError(a.status === 429 ? a : b, 429, 'too_many_requests');
   });
 
+  test('204 and 304 responses carry no body', async () => {
+    const name = uniqueName('nobody');
+    await srv.deploy(name, 'export default (r) => ({ status: Number(r.query.s), body: "should not be sent" })');
+    for (const st of [204, 304]) {
+      const r = await srv.fetch(`/fn/${name}?s=${st}`);
+      assert.equal(r.status, st);
+      assert.equal(await r.text(), '', `${st} has no body`);
+    }
+  });
+
   test('an unknown function is 404', async () => {
     const r = await srv.get(`/fn/${uniqueName('nobody')}/x`);
     assertError(r, 404, 'not_found');

@@ -60,6 +60,16 @@ describe('results', () => {
     }
   });
 
+  test('strings with any code point, including U+0000, round-trip through event and result', async () => {
+    const name = uniqueName('codepoints');
+    await srv.deploy(name, 'export default (e) => ({ s: e.s, codes: [...e.s].map((c) => c.codePointAt(0)) })');
+    const s = 'a\u0000b\u001f\u2028é😀';
+    const rec = await srv.invoke(name, { s });
+    assert.equal(rec.status, 'ok', JSON.stringify(rec));
+    assert.equal(rec.result.s, s);
+    assert.deepEqual(rec.result.codes, [...s].map((c) => c.codePointAt(0)));
+  });
+
   test('the event can be any JSON value', async () => {
     const name = uniqueName('events');
     await srv.deploy(name, 'export default (e) => ({ type: e === null ? "null" : Array.isArray(e) ? "array" : typeof e, e })');
@@ -135,6 +145,14 @@ describe('errors', () => {
     const rec = await srv.invoke(name);
     assert.equal(rec.status, 'error', JSON.stringify(rec));
     assert.match(rec.error.message, /undefinedThing/);
+  });
+
+  test('top-level await runs before the first invocation', async () => {
+    const name = uniqueName('tla');
+    await srv.deploy(name, 'const v = await new Promise((r) => setTimeout(() => r(41), 20));\nexport default () => v + 1;');
+    const rec = await srv.invoke(name);
+    assert.equal(rec.status, 'ok', JSON.stringify(rec));
+    assert.equal(rec.result, 42);
   });
 
   test('code without a handler export fails with a clear error', async () => {
