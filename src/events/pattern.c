@@ -629,6 +629,20 @@ bool pattern_match(const pattern_t *p, const json_t *event) {
     return p && node_match(p->root, event);
 }
 
+bool pattern_match_skipping(const pattern_t *p, const json_t *event, const char *skip_a,
+                            const char *skip_b) {
+    const node_t *n = p->root;
+    for (size_t i = 0; i < n->nfields; i++) {
+        const char *k = n->fields[i].key;
+        if ((skip_a && strcmp(k, skip_a) == 0) || (skip_b && strcmp(k, skip_b) == 0)) continue;
+        if (!field_match(&n->fields[i], event)) return false;
+    }
+    if (n->nors == 0) return true;
+    for (size_t i = 0; i < n->nors; i++)
+        if (node_match(n->ors[i], event)) return true;
+    return false;
+}
+
 size_t pattern_exact_strings(const pattern_t *p, const char *key, const char **out, size_t cap) {
     const field_t *f = NULL;
     for (size_t i = 0; i < p->root->nfields; i++)
