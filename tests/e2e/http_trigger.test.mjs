@@ -73,6 +73,20 @@ describe('the request as the event', () => {
   });
 });
 
+describe('binary request bodies', () => {
+  test('a body that is not UTF-8 reaches the function intact (base64, flagged)', async () => {
+    const name = uniqueName('binary');
+    await srv.deploy(name, 'export default (r) => ({ b64: r.isBase64Encoded === true, body: r.body, json: "json" in r })');
+    const bytes = Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x00, 0x63, 0x80]);
+    const r = await srv.fetch(`/fn/${name}/up`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+    assert.equal(r.status, 200);
+    const ev = await r.json();
+    assert.equal(ev.b64, true, 'flagged isBase64Encoded');
+    assert.deepEqual(Buffer.from(ev.body, 'base64'), bytes, 'the bytes decode back exactly');
+    assert.equal(ev.json, false);
+  });
+});
+
 describe('the return value as the response', () => {
   test('{status, headers, body} shapes the response; a string body is text', async () => {
     const name = uniqueName('shape');
