@@ -41,6 +41,7 @@
 #define WORKER_CODE_CACHE 128
 #define WORKER_CODE_WAIT_MS 30000
 #define WORKER_DATA_SLACK (64u << 20)
+#define WORKER_MAX_RSS_MB 2048 /* default for R3E_WORKER_MAX_RSS_MB */
 
 /* A parsed function version, shared by every context made from it. */
 typedef struct code {
@@ -72,6 +73,7 @@ static struct {
     webapi_env_t *web;
     lru_t codes, warm;
     size_t warm_max;
+    size_t max_rss; /* recycle once RSS passes this (bytes) */
     sbx_outcome_t out;
     volatile sig_atomic_t sending, invoking, rlimit_armed;
     struct sigaction old_act[32];
@@ -494,7 +496,9 @@ static void on_invoke(ipc_msg_t *m) {
     } else if (ctx && !w) {
         warm_add(key, ctx);
     }
-    bool recycle = st == SBX_MEMORY;
+    /* Warm contexts can grow the process a little on every run (caches in globals): past
+     * the ceiling the worker asks to be replaced, between invocations, before it matters. */
+    bool recycle = st == SBX_MEMORY || sbx_rss_bytes() > W.max_rss;
     send_done(&iv, cold, t0, recycle);
     if (recycle) _exit(0);   /* the server respawns us; no bloat carries over */
     if (cold) sbx_prewarm(); /* the spare was used: make the next one off the hot path */
@@ -536,6 +540,8 @@ int worker_main(int argc, char **argv) {
     }
     const char *wc = getenv("R3E_WARM_CONTEXTS");
     W.warm_max = wc && atol(wc) > 0 ? (size_t)atol(wc) : 256;
+    const char *mr = getenv("R3E_WORKER_MAX_RSS_MB");
+    W.max_rss = (size_t)(mr && atol(mr) > 0 ? atol(mr) : WORKER_MAX_RSS_MB) << 20;
     signal(SIGPIPE, SIG_IGN);
     fatal_handlers_install(); /* before the engine, so its own handlers chain to ours */
     char errbuf[256];

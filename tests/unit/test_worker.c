@@ -579,6 +579,23 @@ static void test_warm_contexts_are_bounded_by_an_lru(void **state) {
     wk_stop(&w);
 }
 
+static void test_worker_over_its_rss_ceiling_asks_to_be_recycled(void **state) {
+    (void)state;
+    setenv("R3E_WORKER_MAX_RSS_MB", "1", 1); /* any real process is above 1 MB */
+    wk_t w;
+    wk_start(&w);
+    unsetenv("R3E_WORKER_MAX_RSS_MB");
+    char *res = NULL;
+    json_t *d = wk_invoke(&w, "module.exports = () => 'fine';", NULL, NULL, &res);
+    assert_string_equal(status_of(d), "ok"); /* the run itself is unaffected */
+    assert_string_equal(res, "\"fine\"");
+    assert_true(json_is_true(json_object_get(d, "recycle")));
+    free(res);
+    json_decref(d);
+    int st = wk_stop(&w);
+    assert_true(WIFEXITED(st));
+}
+
 static void test_result_limits(void **state) {
     (void)state;
     wk_t w;
@@ -609,6 +626,7 @@ int main(void) {
         cmocka_unit_test(test_fatal_signal_is_reported_before_the_worker_dies),
         cmocka_unit_test(test_fresh_isolation_shares_nothing_warm_keeps_state),
         cmocka_unit_test(test_warm_contexts_are_bounded_by_an_lru),
+        cmocka_unit_test(test_worker_over_its_rss_ceiling_asks_to_be_recycled),
         cmocka_unit_test(test_result_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
