@@ -185,6 +185,12 @@ describe('request ids', () => {
       const r = await srv.request(method, path);
       assert.ok(r.headers.get('x-request-id'), `${method} ${path} has X-Request-Id`);
     }
+    const name = uniqueName('reqid');
+    await srv.deploy(name, 'export default () => 1');
+    const inv = await srv.post(`/v1/functions/${name}/invoke`, {});
+    assert.equal(inv.body.request_id, inv.headers.get('x-request-id'), 'the record repeats the request id');
+    const stored = await srv.get(`/v1/executions/${inv.body.execution_id}`);
+    assert.equal(stored.body.request_id, inv.body.request_id);
     const mine = 'test-req-0123456789';
     const r = await srv.get('/v1/functions', { headers: { 'x-request-id': mine } });
     assert.equal(r.headers.get('x-request-id'), mine);
