@@ -3,7 +3,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startServer, uniqueName, assertError, rawRequest } from './lib/server.mjs';
+import { startServer, uniqueName, assertError, rawRequest, waitFor, metricSum } from './lib/server.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -108,6 +108,22 @@ describe('versions, rollback, delete', () => {
     assert.equal(p3.body.version, 3);
     rec = await srv.invoke(name);
     assert.equal(rec.result, 'v3');
+  });
+
+  test('an invocation in flight finishes on its version while a new one is deployed', async () => {
+    const name = uniqueName('inflight');
+    await srv.deploy(name, 'export default async () => { await new Promise((r) => setTimeout(r, 1000)); return "v1"; }');
+    const first = srv.post(`/v1/functions/${name}/invoke`, {});
+    await waitFor(async () => metricSum(await srv.metrics(), 'r3e_invocations_in_flight') >= 1,
+      { timeoutMs: 10000, what: 'the v1 invocation to start' });
+    const p2 = await srv.put(`/v1/functions/${name}`, { code: 'export default () => "v2"' });
+    assert.equal(p2.status, 201, p2.text);
+    const second = await srv.invoke(name);
+    assert.equal(second.result, 'v2');
+    assert.equal(second.version, 2);
+    const r1 = await first;
+    assert.equal(r1.body.result, 'v1');
+    assert.equal(r1.body.version, 1);
   });
 
   test('rollback to a version that does not exist is 404, a bad version 400', async () => {
