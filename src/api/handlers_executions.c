@@ -240,7 +240,6 @@ static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **o
 
 typedef struct {
     logbus_sub_t *sub;
-    api_t *api;
     int fd;        /* the client socket, watched for hang-up while waiting */
     char *backlog; /* recent lines sent first */
     size_t backlog_len, backlog_off;
@@ -322,11 +321,8 @@ void api_h_logs(http_req_t *r, const route_match_t *m) {
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *f = (follow_t){.sub = sub,
-                    .api = r->api,
-                    .fd = ci ? ci->connect_fd : -1,
-                    .backlog = text,
-                    .backlog_len = len};
+    *f =
+        (follow_t){.sub = sub, .fd = ci ? ci->connect_fd : -1, .backlog = text, .backlog_len = len};
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, follow_read, f, follow_free);
     if (!resp) {
