@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,13 +450,63 @@ static void format_value(sbx_buf_t *b, JSContextRef c, JSValueRef v, size_t pref
     }
 }
 
+/* Appends a number rendering of v for %d/%i (integer part) and %f. */
+static void format_number(sbx_buf_t *b, JSContextRef c, JSValueRef v, bool integer) {
+    if (JSValueGetType(c, v) == kJSTypeBigInt) {
+        format_value(b, c, v, 0);
+        return;
+    }
+    double d = JSValueToNumber(c, v, NULL);
+    if (integer && isfinite(d)) d = trunc(d);
+    format_value(b, c, JSValueMakeNumber(c, d), 0);
+}
+
+/* Node's printf-like first argument: %s %d %i %f %j %o %O %c %%. Returns how many of the
+ * following arguments were consumed. */
+static size_t format_directives(sbx_buf_t *b, JSContextRef c, const char *f, size_t n, size_t argc,
+                                const JSValueRef argv[], size_t prefix_cols) {
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        char d = i + 1 < n ? f[i + 1] : 0;
+        if (f[i] != '%' || !strchr("sdifjoOc%", d) || d == 0) {
+            sbx_buf_put(b, f + i, 1);
+            continue;
+        }
+        i++;
+        if (d == '%') {
+            sbx_buf_put(b, "%", 1);
+            continue;
+        }
+        if (used >= argc) { /* nothing left to substitute: keep the directive */
+            sbx_buf_put(b, f + i - 1, 2);
+            continue;
+        }
+        JSValueRef v = argv[used++];
+        if (d == 'd' || d == 'i')
+            format_number(b, c, v, true);
+        else if (d == 'f')
+            format_number(b, c, v, false);
+        else if (d != 'c')
+            format_value(b, c, v, prefix_cols); /* %c: CSS, ignored */
+    }
+    return used;
+}
+
 static JSValueRef console_emit(JSContextRef c, const char *level, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc) {
     sbx_inv_t *inv = &S.inv;
     if (!inv->active) return JSValueMakeUndefined(c);
     sbx_buf_t *m = &inv->scratch;
     m->len = 0;
-    for (size_t k = 0; k < argc; k++) {
+    size_t k = 0;
+    if (argc > 0 && JSValueIsString(c, argv[0])) {
+        sbx_buf_t f = {0};
+        buf_value_string(&f, c, argv[0]);
+        if (f.p && memchr(f.p, '%', f.len))
+            k = 1 + format_directives(m, c, f.p, f.len, argc - 1, argv + 1, inv->prefix_cols);
+        sbx_buf_free(&f);
+    }
+    for (; k < argc; k++) {
         if (k) sbx_buf_put(m, " ", 1);
         format_value(m, c, argv[k], inv->prefix_cols);
         if (m->len > inv->lim.max_log_bytes + 1) break; /* it will be cut anyway */

@@ -337,11 +337,14 @@ static void test_console_output_is_captured_and_capped(void **state) {
                           "  console.log('hello', 42, { a: [1, 'x'] }, null, undefined);\n"
                           "  console.warn('careful');\n"
                           "  console.error(new Error('shown'));\n"
+                          "  console.debug('%s=%d (%i%%)', 'n', 42.5, 7.9, 'rest');\n"
                           "}\n",
                           NULL, NULL, NULL);
     assert_string_equal(status_of(d), "ok");
     json_t *logs = json_object_get(d, "logs");
-    assert_int_equal(json_array_size(logs), 3);
+    assert_int_equal(json_array_size(logs), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 3), "msg")),
+                        "n=42 (7%) rest");
     json_t *l0 = json_array_get(logs, 0);
     assert_string_equal(json_string_value(json_object_get(l0, "level")), "info");
     assert_string_equal(json_string_value(json_object_get(l0, "msg")),
