@@ -19,6 +19,10 @@ static void check(arena_t *a, const uint8_t *data, size_t size, bool with_witnes
     if (neo_tx_serialize(&tx, with_witnesses, &b, &e) != 0) abort();
     if (b.len != size || memcmp(b.data, data, size) != 0) abort();
     if (neo_tx_hash(&tx, h, &e) != 0) abort();
+    if (with_witnesses) { /* fee estimation on any parsed tx: value or clear error */
+        int64_t fee;
+        if (neo_tx_network_fee(&tx, 1000, 30, &fee, &e) == 0 ? fee < 0 : e.msg[0] == '\0') abort();
+    }
     neo_buf_free(&b);
 }
 
