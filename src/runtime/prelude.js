@@ -33,7 +33,8 @@
       if (!done) {
         done = true;
         for (const n of names) {
-          defineProperty(G, n, { value: built[n], writable: true, configurable: true, enumerable: false });
+          // Fails only when user code froze the global; the getter keeps working then.
+          try { defineProperty(G, n, { value: built[n], writable: true, configurable: true, enumerable: false }); } catch {}
         }
       }
       return built;

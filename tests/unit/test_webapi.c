@@ -258,6 +258,7 @@ static void test_prelude_is_ascii_and_hidden(void **state) {
     assert_js(CTX, "typeof fetch + typeof URL + typeof TextEncoder + typeof structuredClone",
               "functionfunctionfunctionfunction");
     assert_js(CTX, "globalThis.URL = 1; URL", "1"); /* globals stay writable */
+    assert_js(CTX, "Object.freeze(globalThis); new TextEncoder().encode('a').length", "1");
 }
 
 static void test_text_encoder_round_trip(void **state) {
