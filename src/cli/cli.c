@@ -432,7 +432,7 @@ static int cmd_ls(cli_t *cli) {
 }
 
 static int cmd_get(cli_t *cli) {
-    const char *pos[1];
+    const char *pos[1] = {0};
     if (want_positional(cli, 1, "get NAME", pos) != 0) return EXIT_USAGE;
     char *path = path_with(cli, "/v1/functions", pos[0], "");
     int rc = path ? get_and_print(cli, path, cli_print_function) : EXIT_FAIL;
@@ -441,7 +441,7 @@ static int cmd_get(cli_t *cli) {
 }
 
 static int cmd_exec(cli_t *cli) {
-    const char *pos[1];
+    const char *pos[1] = {0};
     if (want_positional(cli, 1, "exec ID", pos) != 0) return EXIT_USAGE;
     char *path = path_with(cli, "/v1/executions", pos[0], "");
     int rc = path ? get_and_print(cli, path, cli_print_execution_record) : EXIT_FAIL;
@@ -450,7 +450,7 @@ static int cmd_exec(cli_t *cli) {
 }
 
 static int cmd_rm(cli_t *cli) {
-    const char *pos[1];
+    const char *pos[1] = {0};
     if (want_positional(cli, 1, "rm NAME", pos) != 0) return EXIT_USAGE;
     char *path = path_with(cli, "/v1/functions", pos[0], "");
     httpc_response_t r;
@@ -468,7 +468,7 @@ static int cmd_rm(cli_t *cli) {
 }
 
 static int cmd_rollback(cli_t *cli) {
-    const char *pos[2];
+    const char *pos[2] = {0};
     long version;
     if (want_positional(cli, 2, "rollback NAME VERSION", pos) != 0) return EXIT_USAGE;
     if (!parse_uint(pos[1], 0xffffffffL, &version) || version == 0)

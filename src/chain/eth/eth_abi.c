@@ -141,7 +141,7 @@ static int encode_value(const eth_abi_type_t *t, const json_t *v, eth_buf_t *out
                            t->length, json_array_size(v));
         return encode_seq(&t->elem, 0, t->length, v, out, what, err);
     case ETH_ABI_TUPLE: {
-        json_t *arr;
+        json_t *arr = NULL;
         if (tuple_values(t, v, &arr, what, err) < 0) return -1;
         int rc = encode_seq(t->comp, 1, t->ncomp, arr, out, what, err);
         json_decref(arr);

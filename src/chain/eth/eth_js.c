@@ -151,8 +151,8 @@ static json_t *buf_hex(eth_buf_t *b) {
 }
 
 static json_t *op_abi(arena_t *a, const char *op, const json_t *args, err_t *err) {
-    eth_abi_type_t **ts;
-    size_t n;
+    eth_abi_type_t **ts = NULL;
+    size_t n = 0;
     if (parse_type_list(a, arg(args, 0), &ts, &n, err) < 0) return NULL;
     if (!strcmp(op, "abiTypes")) return types_json(ts, n);
     if (!strcmp(op, "abiEncode")) {

@@ -112,7 +112,7 @@ static int rlp_decode_at(arena_t *a, const uint8_t *in, size_t end, size_t *pos,
     if (depth > ETH_RLP_MAX_DEPTH)
         return err_set(err, R3E_EINVAL, "rlp: nesting deeper than %d", ETH_RLP_MAX_DEPTH);
     bool is_list;
-    size_t start, len;
+    size_t start = 0, len = 0;
     if (rlp_header_read(in, end, pos, &is_list, &start, &len, err) < 0) return -1;
     memset(out, 0, sizeof *out);
     out->is_list = is_list;
