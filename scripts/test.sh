@@ -25,6 +25,10 @@ done
 echo "== clang-format"
 clang-format --dry-run -Werror $(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 2>/dev/null || find src tests -name '*.[ch]')
 
+echo "== release build (what make run and make bench use: -O2 finds more warnings)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR3E_TESTS=OFF >/dev/null
+cmake --build build -j"$JOBS" >/dev/null
+
 echo "== valgrind: unit tests (plain build)"
 cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DR3E_SANITIZE=OFF >/dev/null
 cmake --build build-valgrind -j"$JOBS" >/dev/null
