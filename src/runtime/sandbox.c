@@ -496,8 +496,13 @@ static JSValueRef console_emit(JSContextRef c, const char *level, size_t argc,
                                const JSValueRef argv[], JSValueRef *exc) {
     sbx_inv_t *inv = &S.inv;
     if (!inv->active) return JSValueMakeUndefined(c);
-    sbx_buf_t *m = &inv->scratch;
+    /* formatting can run user code (getters, toJSON) that logs too: nested calls get
+     * their own buffer */
+    static int depth;
+    sbx_buf_t nested = {0};
+    sbx_buf_t *m = depth ? &nested : &inv->scratch;
     m->len = 0;
+    depth++;
     size_t k = 0;
     if (argc > 0 && JSValueIsString(c, argv[0])) {
         sbx_buf_t f = {0};
@@ -511,7 +516,9 @@ static JSValueRef console_emit(JSContextRef c, const char *level, size_t argc,
         format_value(m, c, argv[k], inv->prefix_cols);
         if (m->len > inv->lim.max_log_bytes + 1) break; /* it will be cut anyway */
     }
+    depth--;
     log_append(inv, level, m->p ? m->p : "", m->len);
+    sbx_buf_free(&nested);
     (void)exc;
     return JSValueMakeUndefined(c);
 }

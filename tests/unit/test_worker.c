@@ -332,17 +332,23 @@ static void test_console_output_is_captured_and_capped(void **state) {
     (void)state;
     wk_t w;
     wk_start(&w);
-    json_t *d = wk_invoke(&w,
-                          "module.exports = () => {\n"
-                          "  console.log('hello', 42, { a: [1, 'x'] }, null, undefined);\n"
-                          "  console.warn('careful');\n"
-                          "  console.error(new Error('shown'));\n"
-                          "  console.debug('%s=%d (%i%%)', 'n', 42.5, 7.9, 'rest');\n"
-                          "}\n",
-                          NULL, NULL, NULL);
+    json_t *d =
+        wk_invoke(&w,
+                  "module.exports = () => {\n"
+                  "  console.log('hello', 42, { a: [1, 'x'] }, null, undefined);\n"
+                  "  console.warn('careful');\n"
+                  "  console.error(new Error('shown'));\n"
+                  "  console.debug('%s=%d (%i%%)', 'n', 42.5, 7.9, 'rest');\n"
+                  "  console.info('outer', { get x() { console.info('inner'); return 1; } });\n"
+                  "}\n",
+                  NULL, NULL, NULL);
     assert_string_equal(status_of(d), "ok");
     json_t *logs = json_object_get(d, "logs");
-    assert_int_equal(json_array_size(logs), 4);
+    assert_int_equal(json_array_size(logs), 6);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 4), "msg")),
+                        "inner");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 5), "msg")),
+                        "outer {\"x\":1}");
     assert_string_equal(json_string_value(json_object_get(json_array_get(logs, 3), "msg")),
                         "n=42 (7%) rest");
     json_t *l0 = json_array_get(logs, 0);
