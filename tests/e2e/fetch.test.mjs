@@ -33,6 +33,8 @@ before(async () => {
         case '/echo': return send(200, { method: req.method, ctype: req.headers['content-type'] ?? null, xtest: req.headers['x-test'] ?? null, body });
         case '/status/418': return send(418, { teapot: true });
         case '/slow': return setTimeout(() => send(200, { slow: true }), 300);
+        case '/big': res.writeHead(200, { 'content-type': 'application/octet-stream' }); return res.end(Buffer.alloc(11 * 1024 * 1024, 0x61));
+        case '/medium': res.writeHead(200, { 'content-type': 'text/plain' }); return res.end(Buffer.alloc(1024 * 1024, 0x62));
         case '/hang': return setTimeout(() => send(200, { late: true }), 10000).unref();
         case '/redirect-ok': res.writeHead(302, { location: '/json' }); return res.end();
         case '/redirect-private': res.writeHead(302, { location: `http://127.0.0.1:${forbiddenPort}/secret` }); return res.end();
@@ -130,6 +132,21 @@ describe('fetch limits', () => {
     assert.ok(Date.now() - t0 < 5000, `stopped near the limit, not after the upstream: ${Date.now() - t0} ms`);
     const next = await srv.invoke(fn, { url: `http://127.0.0.1:${upPort}/json` });
     assert.equal(next.status, 'ok', JSON.stringify(next));
+  });
+
+  test('a response body over 10 MiB rejects; 1 MiB is fine', async () => {
+    const name = uniqueName('fetchbig');
+    await srv.deploy(name, `export default async (e) => {
+      try { const t = await (await fetch(e.url)).text(); return { len: t.length }; }
+      catch (err) { return { name: err.name, msg: err.message }; }
+    }`, { timeout_ms: 20000 });
+    const ok = await srv.invoke(name, { url: `http://127.0.0.1:${upPort}/medium` }, { timeoutMs: 60000 });
+    assert.equal(ok.status, 'ok', JSON.stringify(ok));
+    assert.equal(ok.result.len, 1024 * 1024);
+    const big = await srv.invoke(name, { url: `http://127.0.0.1:${upPort}/big` }, { timeoutMs: 60000 });
+    assert.equal(big.status, 'ok', JSON.stringify(big));
+    assert.equal(big.result.len, undefined, 'the 11 MiB body was not delivered');
+    assert.match(big.result.msg, /exceeds|too large|limit/i, big.result.msg);
   });
 
   test('at most 50 fetches per invocation; the 51st rejects', async () => {
