@@ -223,6 +223,9 @@ describe('failures', () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /usage: r3e/);
     assert.match(r.stdout, /deploy NAME FILE/);
+    r = await cli([]);
+    assert.equal(r.code, 2, 'no command is a usage error');
+    assert.match(r.stdout + r.stderr, /usage: r3e/);
     r = await cli(['version']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^r3e \d+\.\d+\.\d+/);
