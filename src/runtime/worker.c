@@ -454,13 +454,13 @@ static void on_invoke(ipc_msg_t *m) {
     uint64_t t0 = util_now_us();
     invoke_t iv;
     invoke_parse(m->header, &iv);
-    iv.lim.deadline_us = t0 + (uint64_t)iv.timeout_ms * 1000;
     W.invoking = 1;
     data_limit_arm(iv.memory_mb);
     static sbx_buf_t code_err;
     code_err.len = 0;
     code_t *code = code_get(iv.hash, &code_err);
-    iv.lim.deadline_us = util_now_us() + (uint64_t)iv.timeout_ms * 1000; /* after code fetch */
+    /* the time limit starts once the code is here (a miss costs a round trip) */
+    iv.lim.deadline_us = util_now_us() + (uint64_t)iv.timeout_ms * 1000;
     sbx_begin(&iv.lim, &W.out);
     bool cold = false;
     warm_t *w = NULL;
