@@ -129,7 +129,7 @@ int sbx_lockdown(void) {
     if (rc == 0) rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
     /* sockets: no packet or raw sockets */
     if (rc == 0)
-        rc = seccomp_rule_add(f, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET));
+        rc = seccomp_rule_add(f, eperm, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_PACKET, 0));
     if (rc == 0)
         rc = seccomp_rule_add(f, eperm, SCMP_SYS(socket), 1,
                               SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
