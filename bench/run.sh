@@ -15,13 +15,15 @@
 #
 # Prints the results and writes them to bench/out/results.md. Every process it starts runs
 # in its own process group and is killed on exit. Knobs (environment): R3E_BIN (default
-# build/r3e), BENCH_DURATION (10s), BENCH_DEPLOYS (1000), BENCH_RSS_FUNCS (1000),
-# BENCH_WORKERS (r3e worker processes and node cluster size; default nproc, min 2).
+# $BUILD/r3e, BUILD defaulting to build), BENCH_DURATION (10s), BENCH_DEPLOYS (1000),
+# BENCH_RSS_FUNCS (1000), BENCH_WORKERS (r3e worker processes and node cluster size;
+# default nproc, min 2).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-R3E_BIN="${R3E_BIN:-$root/build/r3e}"
+# `make bench BUILD=dir` exports BUILD to this script; R3E_BIN wins over both.
+R3E_BIN="${R3E_BIN:-$root/${BUILD:-build}/r3e}"
 DURATION="${BENCH_DURATION:-10s}"
 N_DEPLOYS="${BENCH_DEPLOYS:-1000}"
 N_RSS="${BENCH_RSS_FUNCS:-1000}"
