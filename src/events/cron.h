@@ -15,7 +15,7 @@
  *   macros: @yearly @annually @monthly @weekly @daily @midnight @hourly.
  *   intervals: "@every 30s", "@every 5m", "@every 1h30m" (units h, m, s; at least 1 s, at
  *   most 10 years). Intervals are anchored to the Unix epoch: "@every 1h" fires on every
- *   UTC hour and "@every 90s" at multiples of 90 s since 1970, whatever the start time —
+ *   UTC hour and "@every 90s" at multiples of 90 s since 1970, whatever the start time or zone —
  *   so the next tick is a pure function of the clock and survives restarts without drift.
  * An expression whose day-of-month can never occur in its months (e.g. "0 0 30 2 *") is
  * rejected at parse time.
@@ -37,8 +37,8 @@
  *     again, also for per-second and per-minute schedules.
  *
  * Errors: R3E_EINVAL with the 1-based position of the bad part, e.g.
- * "cron: position 7 (day-of-month): value 32 out of range 1-31"; R3E_ENOTFOUND-free: an
- * unknown zone is R3E_EINVAL "unknown time zone 'Mars/Base'".
+ * "cron: position 5 (day-of-month): value 32 out of range 1-31"; an unknown zone is also
+ * R3E_EINVAL: "unknown time zone 'Mars/Base'".
  * Ownership: cron_parse allocates *out; release with cron_free. A parsed schedule is
  * immutable: cron_next may be called from many threads at once. */
 #ifndef R3E_EVENTS_CRON_H

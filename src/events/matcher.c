@@ -269,21 +269,20 @@ typedef struct {
 
 /* Evaluates a bucket's patterns. Being in the bucket already proves the indexed fields (the
  * event's source/type equals one of the pattern's exact values), so those are skipped. */
-static void run_bucket(run_t *r, const ivec_t *v, const char *skip_a, const char *skip_b) {
+static void run_bucket(run_t *r, const ivec_t *v, unsigned skip) {
     for (size_t i = 0; i < v->n; i++) {
         const entry_t *e = &r->m->e[v->v[i]];
         r->evaluated++;
-        if (pattern_match_skipping(e->pat, r->ev, skip_a, skip_b)) {
+        if (pattern_match_skipping(e->pat, r->ev, skip)) {
             r->matched++;
             if (r->cb) r->cb(e->id, r->ud);
         }
     }
 }
 
-static void run_lookup(run_t *r, const smap_t *map, const char *k, size_t klen, const char *skip_a,
-                       const char *skip_b) {
+static void run_lookup(run_t *r, const smap_t *map, const char *k, size_t klen, unsigned skip) {
     const slot_t *s = smap_find(map, k, klen);
-    if (s) run_bucket(r, &s->vec, skip_a, skip_b);
+    if (s) run_bucket(r, &s->vec, skip);
 }
 
 /* A usable index key: a string without NUL bytes (pattern values never hold one). */
@@ -317,12 +316,12 @@ size_t matcher_match(const matcher_t *m, const json_t *event, matcher_cb cb, voi
             memcpy(k, s, sl);
             k[sl] = '\0';
             memcpy(k + sl + 1, t, tl);
-            run_lookup(&r, &m->by_pair, k, kl, "source", "type");
+            run_lookup(&r, &m->by_pair, k, kl, PATTERN_SKIP_SOURCE | PATTERN_SKIP_TYPE);
             if (k != stack) free(k);
         }
-        if (s) run_lookup(&r, &m->by_source, s, sl, "source", NULL);
-        if (t) run_lookup(&r, &m->by_type, t, tl, "type", NULL);
-        run_bucket(&r, &m->fallback, NULL, NULL);
+        if (s) run_lookup(&r, &m->by_source, s, sl, PATTERN_SKIP_SOURCE);
+        if (t) run_lookup(&r, &m->by_type, t, tl, PATTERN_SKIP_TYPE);
+        run_bucket(&r, &m->fallback, 0);
     }
     if (evaluated) *evaluated = r.evaluated;
     return r.matched;

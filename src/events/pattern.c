@@ -55,7 +55,9 @@ typedef struct node node_t;
 
 typedef struct {
     char *key;
-    leaf_t *leaves; /* leaf field when child == NULL */
+    size_t klen;
+    unsigned skip_bit; /* top level: PATTERN_SKIP_SOURCE / _TYPE for "source" / "type" */
+    leaf_t *leaves;    /* leaf field when child == NULL */
     size_t nleaves;
     node_t *child;
 } field_t;
@@ -404,6 +406,11 @@ static node_t *compile_node(cctx_t *c, const json_t *obj);
 
 static int compile_field(cctx_t *c, const char *key, const json_t *v, field_t *f) {
     f->key = strdup(key);
+    f->klen = strlen(key);
+    if (c->depth == 1)
+        f->skip_bit = strcmp(key, "source") == 0 ? PATTERN_SKIP_SOURCE
+                      : strcmp(key, "type") == 0 ? PATTERN_SKIP_TYPE
+                                                 : 0;
     if (json_is_object(v)) {
         f->child = compile_node(c, v);
         return f->child ? 0 : -1;
@@ -603,7 +610,7 @@ static bool leaves_match(const field_t *f, const json_t *v) {
 static bool node_match(const node_t *n, const json_t *obj);
 
 static bool field_match(const field_t *f, const json_t *obj) {
-    const json_t *v = json_is_object(obj) ? json_object_get(obj, f->key) : NULL;
+    const json_t *v = json_is_object(obj) ? json_object_getn(obj, f->key, f->klen) : NULL;
     if (!f->child) return leaves_match(f, v);
     if (json_is_array(v)) {
         size_t k;
@@ -629,14 +636,10 @@ bool pattern_match(const pattern_t *p, const json_t *event) {
     return p && node_match(p->root, event);
 }
 
-bool pattern_match_skipping(const pattern_t *p, const json_t *event, const char *skip_a,
-                            const char *skip_b) {
+bool pattern_match_skipping(const pattern_t *p, const json_t *event, unsigned skip) {
     const node_t *n = p->root;
-    for (size_t i = 0; i < n->nfields; i++) {
-        const char *k = n->fields[i].key;
-        if ((skip_a && strcmp(k, skip_a) == 0) || (skip_b && strcmp(k, skip_b) == 0)) continue;
-        if (!field_match(&n->fields[i], event)) return false;
-    }
+    for (size_t i = 0; i < n->nfields; i++)
+        if (!(n->fields[i].skip_bit & skip) && !field_match(&n->fields[i], event)) return false;
     if (n->nors == 0) return true;
     for (size_t i = 0; i < n->nors; i++)
         if (node_match(n->ors[i], event)) return true;

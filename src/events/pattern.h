@@ -52,10 +52,11 @@ int pattern_compile(const json_t *json, pattern_t **out, err_t *err);
 /* Same from JSON text (duplicate keys are rejected). */
 int pattern_compile_text(const char *text, size_t len, pattern_t **out, err_t *err);
 bool pattern_match(const pattern_t *p, const json_t *event);
-/* pattern_match that takes the top-level fields named skip_a and skip_b (either may be NULL)
- * as matched: for the matcher, whose index already guarantees them. */
-bool pattern_match_skipping(const pattern_t *p, const json_t *event, const char *skip_a,
-                            const char *skip_b);
+/* pattern_match that takes the top-level "source" and/or "type" fields as matched: for the
+ * matcher, whose index already guarantees them. skip: a mask of PATTERN_SKIP_*. */
+#define PATTERN_SKIP_SOURCE 1u
+#define PATTERN_SKIP_TYPE 2u
+bool pattern_match_skipping(const pattern_t *p, const json_t *event, unsigned skip);
 void pattern_free(pattern_t *p);
 
 /* For indexing (matcher.c): when the top-level field `key` (outside any $or) is constrained
