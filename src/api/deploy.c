@@ -15,6 +15,11 @@ static int deploy_uint(json_t *v, const char *field, long long lo, long long hi,
     return 0;
 }
 
+/* Bodies are parsed with U+0000 allowed (code and env may hold it); identifiers may not. */
+static bool deploy_plain_string(json_t *v) {
+    return strlen(json_string_value(v)) == json_string_length(v);
+}
+
 static int deploy_env(json_t *v, deploy_req_t *out, err_t *err) {
     if (!json_is_object(v)) return err_set(err, R3E_EINVAL, "env must be an object of strings");
     size_t total = 0;
@@ -37,7 +42,7 @@ static int deploy_field(const char *key, json_t *v, const char *path_name, deplo
                         err_t *err) {
     store_version_t *s = &out->spec;
     if (strcmp(key, "name") == 0) {
-        if (!json_is_string(v) || !util_valid_name(json_string_value(v)))
+        if (!json_is_string(v) || !deploy_plain_string(v) || !util_valid_name(json_string_value(v)))
             return err_set(err, R3E_EINVAL,
                            "name must be a string matching [a-z0-9][a-z0-9-]{0,62}");
         if (path_name && strcmp(path_name, json_string_value(v)) != 0)
@@ -59,7 +64,8 @@ static int deploy_field(const char *key, json_t *v, const char *path_name, deplo
         return deploy_uint(v, key, 0, 100000, &s->concurrency, err);
     } else if (strcmp(key, "isolation") == 0) {
         const char *iso = json_string_value(v);
-        if (!iso || (strcmp(iso, "warm") != 0 && strcmp(iso, "fresh") != 0))
+        if (!iso || !deploy_plain_string(v) ||
+            (strcmp(iso, "warm") != 0 && strcmp(iso, "fresh") != 0))
             return err_set(err, R3E_EINVAL, "isolation must be \"warm\" or \"fresh\"");
         strcpy(s->isolation, iso);
     } else if (strcmp(key, "env") == 0) {

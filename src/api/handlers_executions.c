@@ -104,7 +104,7 @@ void api_h_list_executions(http_req_t *r, const route_match_t *m) {
         total += strlen(recs[i]) + 1;
     char next[32] = "";
     if (n > shown) {
-        json_t *last = json_loads(recs[shown - 1], 0, NULL);
+        json_t *last = json_loads(recs[shown - 1], JSON_ALLOW_NUL, NULL);
         const char *id = json_string_value(json_object_get(last, "execution_id"));
         if (id && exec_id_ok(id)) snprintf(next, sizeof next, "%s", id);
         json_decref(last);
@@ -216,7 +216,7 @@ static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **o
         }
         more = n == LOGS_PAGE;
         for (size_t i = 0; i < n && json_array_size(lines) < limit; i++) {
-            json_t *rec = json_loads(recs[i], 0, NULL);
+            json_t *rec = json_loads(recs[i], JSON_ALLOW_NUL, NULL);
             const char *id = json_string_value(json_object_get(rec, "execution_id"));
             if (id) snprintf(before, sizeof before, "%s", id);
             json_t *logs = json_object_get(rec, "logs");

@@ -48,7 +48,9 @@ json_t *http_json_parse(const char *text, size_t len, bool any_value, int *line,
     json_error_t je;
     if (line) *line = 0;
     if (column) *column = 0;
-    json_t *v = json_loadb(text ? text : "", len, any_value ? JSON_DECODE_ANY : 0, &je);
+    /* U+0000 is a valid JSON string character; events and code may carry it */
+    json_t *v =
+        json_loadb(text ? text : "", len, JSON_ALLOW_NUL | (any_value ? JSON_DECODE_ANY : 0), &je);
     if (!v) {
         if (line) *line = je.line;
         if (column) *column = je.column;

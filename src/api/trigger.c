@@ -41,7 +41,7 @@ static void trigger_set_body(json_t *ev, const char *body, size_t len) {
     if (s) {
         json_object_set_new(ev, "body", s);
         json_error_t je;
-        json_t *parsed = len ? json_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
+        json_t *parsed = len ? json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je) : NULL;
         if (parsed) json_object_set_new(ev, "json", parsed);
         return;
     }
@@ -104,7 +104,7 @@ int trigger_response(const char *result_json, size_t len, trigger_resp_t *out) {
     while (i < len && isspace((unsigned char)result_json[i]))
         i++;
     json_t *v = NULL;
-    if (i < len && result_json[i] == '{') v = json_loadb(result_json, len, 0, NULL);
+    if (i < len && result_json[i] == '{') v = json_loadb(result_json, len, JSON_ALLOW_NUL, NULL);
     if (!v || !trigger_is_response(v)) {
         json_decref(v);
         out->body = malloc(len + 1);

@@ -23,7 +23,7 @@ static void check(json_t *body, const char *path_name) {
     if (strcmp(s->isolation, "warm") != 0 && strcmp(s->isolation, "fresh") != 0) abort();
     if (!d.code || d.code_len == 0 || d.code_len > DEPLOY_MAX_CODE) abort();
     if (s->env_json) {
-        json_t *env = json_loads(s->env_json, 0, NULL);
+        json_t *env = json_loads(s->env_json, JSON_ALLOW_NUL, NULL);
         if (!json_is_object(env)) abort();
         json_decref(env);
     }
@@ -33,7 +33,7 @@ static void check(json_t *body, const char *path_name) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    json_t *body = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL);
+    json_t *body = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!body) return 0;
     check(body, NULL);
     check(body, "fuzzed-name");

@@ -72,6 +72,9 @@ static void test_json_object_versus_any_value(void **state) {
     assert_true(json_is_integer(v));
     json_decref(v);
     assert_null(http_json_parse("", 0, true, NULL, NULL, &e));
+    v = http_json_parse("\"a\\u0000b\"", 10, true, NULL, NULL, &e); /* U+0000 is JSON */
+    assert_int_equal(json_string_length(v), 3);
+    json_decref(v);
 }
 
 static void test_request_ids_are_echoed_only_when_safe(void **state) {
@@ -127,7 +130,7 @@ static void test_query_int(void **state) {
 
 static int deploy_text(const char *text, const char *path_name, deploy_req_t *d, err_t *e,
                        json_t **body) {
-    *body = json_loads(text, 0, NULL);
+    *body = json_loads(text, JSON_ALLOW_NUL, NULL); /* as http_json_parse does */
     assert_non_null(*body);
     return deploy_parse(*body, path_name, d, e);
 }
@@ -200,6 +203,9 @@ static void test_deploy_invalid_fields_table(void **state) {
         {"{\"name\":\"a\",\"code\":\"x\",\"env\":{\"\":\"v\"}}", NULL, "env keys"},
         {"{\"name\":\"a\",\"code\":\"x\",\"concurrency\":-1}", NULL, "concurrency must be"},
         {"{\"name\":\"a\",\"code\":\"x\",\"timeout\":5}", NULL, "unknown field \"timeout\""},
+        {"{\"name\":\"a\\u0000b\",\"code\":\"x\"}", NULL, "name must be"},
+        {"{\"name\":\"a\",\"code\":\"x\",\"isolation\":\"warm\\u0000\"}", NULL,
+         "isolation must be"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         deploy_req_t d;
