@@ -3,8 +3,9 @@
 // evaluates it and calls it with N, so N never becomes reachable from user code.
 //
 // Cost matters (a fresh context may be created per invocation), so the top level only
-// defines lazy global getters; a class is built the first time user code touches it and
-// then replaces its getter with a plain data property. Keep this file ASCII-only.
+// defines lazy global getters for the interfaces (a class is built the first time user
+// code touches it and then replaces its getter with a plain data property) and small
+// eager functions that build their machinery on first call. Keep this file ASCII-only.
 //
 // Known deviations from the web standards (kept deliberately small):
 // - URL parsing is libcurl's RFC 3986 parser plus WHATWG-style serialisation: hierarchical
@@ -13,6 +14,13 @@
 // - Request/Response bodies are buffered (no ReadableStream: `body` is null, no Blob or
 //   FormData bodies); no AbortSignal; Request.mode/credentials/cache are ignored.
 // - structuredClone does not support the `transfer` option.
+// - fetch with redirect: "manual" returns the 3xx response itself (as Deno and Workers do),
+//   not an opaque-redirect response; a 303 or a 301/302 after POST switches to GET, other
+//   methods are kept on redirects.
+// - DOMException has name/message/code but not the legacy XXX_ERR constants.
+// - TextDecoder supports utf-8 only (other labels throw RangeError).
+// - Passing a buffer to a native helper (TextDecoder, getRandomValues, fetch bodies) pins
+//   it in JSC, so it cannot be transferred or detached afterwards.
 (function (N) {
   "use strict";
   const G = globalThis;
