@@ -51,7 +51,7 @@ out.push(``);
 out.push(`| server | req/s | p50 | p99 | vs nginx | vs node cluster | vs node 1 proc | server CPU per request | errors |`);
 out.push(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const [label, r] of Object.entries(rows)) {
-  const errs = r.sockErr + r.non2xx;
+  const errs = r.sockErr + r.non2xx ? `${r.sockErr} socket / ${r.non2xx} non-2xx` : "0";
   out.push(
     `| ${descr[label] ?? label} | ${fmtInt(r.rps)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ` +
       `${ratio(r.rps / nginx)} | ${ratio(r.rps / node)} | ${ratio(r.rps / node1)} | ` +
