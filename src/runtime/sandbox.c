@@ -9,6 +9,8 @@
 
 #include "core/util.h"
 #include "obs/log.h"
+#include "chain/eth/eth_js.h"
+#include "chain/neo/neo_js.h"
 #include "runtime/ipc.h"
 
 #include <errno.h>
@@ -1009,6 +1011,38 @@ static JSValueRef js_unhandled(JSContextRef c, JSObjectRef f, JSObjectRef t, siz
     return JSValueMakeUndefined(c);
 }
 
+/* `r3e` (the chain helpers r3e.eth and r3e.neo) is installed on first use: most functions
+ * never touch it, and evaluating both JS layers eagerly would tax every cold start and
+ * every warm instance's memory. The global starts as a configurable accessor whose getter
+ * replaces itself with the real object. */
+static JSValueRef js_r3e_install(JSContextRef c, JSObjectRef f, JSObjectRef t, size_t argc,
+                                 const JSValueRef argv[], JSValueRef *exc) {
+    (void)f, (void)t, (void)argc, (void)argv, (void)exc;
+    JSGlobalContextRef g = JSContextGetGlobalContext(c);
+    eth_js_install(g);
+    neo_js_install(g);
+    return JSValueMakeUndefined(c);
+}
+
+static void install_chain_lazy(JSContextRef c) {
+    static const char src[] =
+        "(function (install) {\n"
+        "  const G = globalThis;\n"
+        "  Object.defineProperty(G, 'r3e', { configurable: true, enumerable: false,\n"
+        "    get() { delete G.r3e; install(); return G.r3e; },\n"
+        "    set(v) { Object.defineProperty(G, 'r3e', { value: v, writable: true,\n"
+        "      configurable: true, enumerable: false }); } });\n"
+        "})";
+    JSStringRef s = JSStringCreateWithUTF8CString(src);
+    JSValueRef exc = NULL;
+    JSValueRef fn = JSEvaluateScript(c, s, NULL, NULL, 1, &exc);
+    JSStringRelease(s);
+    JSValueRef installer = js_fn(c, "install", js_r3e_install);
+    if (!fn || !JSValueIsObject(c, fn) ||
+        !JSObjectCallAsFunction(c, (JSObjectRef)fn, NULL, 1, &installer, &exc))
+        abort(); /* a bug in the snippet above */
+}
+
 /* A context with every global installed but no user code yet: the expensive part of a
  * cold start, so the worker prepares one ahead of time (sbx_prewarm). */
 static sbx_ctx_t *ctx_blank(void) {
@@ -1017,6 +1051,7 @@ static sbx_ctx_t *ctx_blank(void) {
     x->ctx = JSGlobalContextCreateInGroup(S.group, NULL);
     JSContextRef c = x->ctx;
     webapi_install(S.web, x->ctx);
+    install_chain_lazy(c);
     install_natives(c, JSContextGetGlobalObject(c));
     JSGlobalContextSetUnhandledRejectionCallback(x->ctx, js_fn(c, "onrejection", js_unhandled),
                                                  NULL);
