@@ -1,6 +1,6 @@
-// The chain helpers inside a real function: r3e.eth and r3e.neo are there on first use,
-// give the reference answers (EIP-155 spec key; a neon-js documented WIF), and a function
-// may still declare its own `r3e` binding.
+// The chain helpers inside a real function: r3e.eth and r3e.neo are there on first use and
+// give the answers ethers 6 and neon-js 5.9 give for the same keys (values checked with both);
+// a function may still declare its own `r3e` binding.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, uniqueName } from './lib/server.mjs';
