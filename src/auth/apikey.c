@@ -207,6 +207,7 @@ int auth_apikey_get(store_t *s, const char *id, auth_apikey_t *out, err_t *err) 
 int auth_apikey_list(store_t *s, const char *ns, const char *start_after, size_t limit,
                      auth_apikey_t **out, size_t *n, err_t *err) {
     if (limit == 0) limit = STORE_LIST_DEFAULT;
+    if (limit > AUTH_APIKEY_LIST_MAX) limit = AUTH_APIKEY_LIST_MAX; /* limit may come from a URL */
     auth_apikey_t *v = malloc(limit * sizeof *v);
     if (!v) return err_set(err, R3E_EINTERNAL, "out of memory");
     size_t cnt = 0;

@@ -29,6 +29,7 @@
 #define AUTH_APIKEY_LEN (4 + AUTH_APIKEY_ID_LEN + 1 + AUTH_APIKEY_SECRET_LEN) /* 69 */
 #define AUTH_APIKEY_BUF (AUTH_APIKEY_LEN + 1)
 #define AUTH_APIKEY_NAME_MAX 64
+#define AUTH_APIKEY_LIST_MAX 1000
 
 typedef struct {
     char id[AUTH_APIKEY_ID_LEN + 1];
@@ -62,8 +63,8 @@ bool auth_apikey_looks_like(const char *s);
 int auth_apikey_get(store_t *s, const char *id, auth_apikey_t *out, err_t *err);
 
 /* Records sorted by id, after `start_after` (exclusive, NULL = first), at most limit
- * (0 = STORE_LIST_DEFAULT). When ns is non-NULL only keys of that namespace are returned.
- * *out malloc'ed (free()). */
+ * (0 = STORE_LIST_DEFAULT, capped at AUTH_APIKEY_LIST_MAX). When ns is non-NULL only keys
+ * of that namespace are returned. *out malloc'ed (free()). */
 int auth_apikey_list(store_t *s, const char *ns, const char *start_after, size_t limit,
                      auth_apikey_t **out, size_t *n, err_t *err);
 
