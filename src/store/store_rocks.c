@@ -965,7 +965,7 @@ store_t *store_rocks_open(const char *dir, err_t *err) {
     rocksdb_options_set_create_missing_column_families(r->opts, 1);
     rocksdb_options_set_keep_log_file_num(r->opts, 4); /* RocksDB's own LOG files, not WAL */
     /* Memory and disk bounds for a small embedded server: RocksDB's defaults allow 64 MiB
-     * memtables per column family (7 here); cap them together at 64 MiB. With several
+     * memtables per column family (8 here); cap them together at 64 MiB. With several
      * column families a rarely written one (functions) would otherwise pin old WAL files;
      * the WAL cap makes RocksDB flush it so those files can go. */
     rocksdb_options_set_write_buffer_size(r->opts, 16u << 20);
