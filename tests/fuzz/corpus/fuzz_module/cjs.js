@@ -1,0 +1,1 @@
+module.exports = (e) => /export default/.test(e) ? "a" : "b";

@@ -1,0 +1,3 @@
+export default async function (event, ctx) {
+  return `${event.x} export default`; // export default
+}
