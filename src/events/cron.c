@@ -413,7 +413,7 @@ static int set_range(uint64_t *bits, int lo, int hi, int step) {
 static int parse_item(pctx_t *c, const char *s, const char *end, int f, uint64_t *bits,
                       bool *last) {
     const field_t *fd = &FIELDS[f];
-    int lo, hi;
+    int lo = 0, hi = 0;
     const char *p = s;
     if (p == end) return perr(c, s, f, "empty list item");
     if (*p == '*' || (*p == '?' && (f == F_DOM || f == F_DOW))) {
