@@ -2,7 +2,7 @@
 // argv[2]: rows file, one line per wrk run:
 //   LABEL requests seconds req/s p50_us p99_us socket_errors non2xx cpu_ticks clk_tck
 // Environment: WHEN CPU CORES LOAD_START LOAD_END REV WORKERS WRK_CMD DEPLOY_JSON RSS_JSON
-// DUR_WARM DUR_FRESH.
+// DUR_WARM DUR_FRESH JSC_JSON.
 import fs from "node:fs";
 
 const env = process.env;
@@ -23,6 +23,7 @@ const rows = Object.fromEntries(
 const deploy = JSON.parse(env.DEPLOY_JSON);
 const durWarm = JSON.parse(env.DUR_WARM);
 const durFresh = JSON.parse(env.DUR_FRESH);
+const jsc = JSON.parse(env.JSC_JSON || "null");
 const rss = JSON.parse(env.RSS_JSON);
 
 const nginx = rows["nginx"].rps;
@@ -73,6 +74,14 @@ out.push(
     `fresh — sandbox p50 ${durFresh.sandbox_p50_us} µs of ${durFresh.roundtrip_p50_us} µs ` +
     `(p99 ${durFresh.sandbox_p99_us} / ${durFresh.roundtrip_p99_us} µs).`,
 );
+if (jsc) {
+  out.push(``);
+  out.push(
+    `Engine floor for fresh isolation (bench/jsc_fresh.c, ${jsc.n} bare JavaScriptCore global ` +
+      `contexts each running a small script, no r3e code): ${jsc.cpu_us} µs of CPU ` +
+      `(${jsc.wall_us} µs wall) per context.`,
+  );
+}
 out.push(``);
 out.push(
   `Deploy → first result (${deploy.n} deploys of new functions, each followed by its first ` +

@@ -11,7 +11,8 @@
 #   5. deploy -> first result latency over 1,000 deploys  (bench/driver.mjs deploy-latency)
 #   6. RSS per warm function instance, 1,000 functions     (bench/driver.mjs warm-rss)
 #   plus 500 sequential invokes of each hello, to split a request's time into sandbox
-#   (duration_us of the record) and everything around it (bench/driver.mjs durations)
+#   (duration_us of the record) and everything around it (bench/driver.mjs durations), and
+#   the cost of a bare JavaScriptCore context (bench/jsc_fresh.c), the floor for "fresh"
 #
 # Prints the results and writes them to bench/out/results.md. Every process it starts runs
 # in its own process group and is killed on exit. Knobs (environment): R3E_BIN (default
@@ -201,6 +202,16 @@ dur_warm="$(node "$here/driver.mjs" durations "$r3e_url" hello 500)"
 dur_fresh="$(node "$here/driver.mjs" durations "$r3e_url" hello-fresh 500)"
 log "sequential invokes: $dur_warm $dur_fresh"
 
+# The engine's floor for fresh isolation: a bare JavaScriptCore context + small script.
+jsc_json='null'
+if cc -O2 -std=c17 -I "$root/src" "$here/jsc_fresh.c" -o "$tmp/jsc_fresh" \
+  $(pkg-config --cflags --libs javascriptcoregtk-4.1) 2>"$tmp/jsc_fresh.err"; then
+  jsc_json="$("$tmp/jsc_fresh" 3000)"
+  log "bare JavaScriptCore context: $jsc_json"
+else
+  log "jsc_fresh did not build (see $tmp/jsc_fresh.err); skipped"
+fi
+
 # --- 5. deploy -> first result -----------------------------------------------------------
 log "deploy->first result: $N_DEPLOYS deploys"
 deploy_json="$(node "$here/driver.mjs" deploy-latency "$r3e_url" "$N_DEPLOYS")"
@@ -218,5 +229,5 @@ stop "$r3e_pid"
 mkdir -p "$here/out"
 WHEN="$when" CPU="$cpu" CORES="$cores" LOAD_START="$load_start" LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
 REV="$rev" WORKERS="$WORKERS" WRK_CMD="$WRK_CMD" DEPLOY_JSON="$deploy_json" RSS_JSON="$rss_json" \
-DUR_WARM="$dur_warm" DUR_FRESH="$dur_fresh" \
+DUR_WARM="$dur_warm" DUR_FRESH="$dur_fresh" JSC_JSON="$jsc_json" \
   node "$here/report.mjs" "$tmp/rows" | tee "$here/out/results.md"
