@@ -350,7 +350,7 @@ static void test_far_instants_do_not_overflow(void **state) {
     assert_int_equal(cron_next(cr, INT64_MAX), CRON_NONE);
     assert_int_equal(cron_next(cr, INT64_MIN), CRON_NONE);
     assert_int_equal(cron_utc_offset(cr, INT64_MAX), 3600);
-    assert_int_equal(cron_utc_offset(cr, INT64_MIN), 3208); /* Berlin LMT */
+    assert_int_equal(cron_utc_offset(cr, INT64_MIN), 3208);    /* Berlin LMT */
     assert_true(cron_next(cr, -5000000000LL) > -5000000000LL); /* year 1811 */
     cron_free(cr);
     assert_int_equal(cron_parse("@every 1s", NULL, &cr, &err), 0);
