@@ -176,9 +176,7 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
                             .event_json = event,
                             .event_len = event_len};
     api_conn_extend_timeout(r, (uint64_t)v.timeout_ms + (uint64_t)api->cfg.queue_timeout_ms);
-    metrics_inflight_add(1);
     int rc = runtime_invoke(api->rt, &rq, &iv->res, &e);
-    metrics_inflight_add(-1);
     store_version_free(&v);
     if (rc < 0) {
         runtime_result_free(&iv->res);
