@@ -215,10 +215,14 @@ void vault_close(vault_t *v) {
 
 /* --- records ------------------------------------------------------------------------- */
 
-/* The stored record of id; *raw malloc'ed (rec points into it). */
-static int load_record(vault_t *v, const char *id, uint8_t **raw, vault_record_t *rec, err_t *err) {
+/* The stored record of id; *raw malloc'ed (rec points into it). A record that does not
+ * decode is R3E_EIO with *corrupt set (corrupt may be NULL), so callers can tell it from a
+ * storage failure. */
+static int load_record(vault_t *v, const char *id, uint8_t **raw, vault_record_t *rec,
+                       bool *corrupt, err_t *err) {
     char *buf;
     size_t len;
+    if (corrupt) *corrupt = false;
     if (store_meta_get(v->s, KIND_SECRET, id, &buf, &len, err) != 0) {
         if (err && err->code == R3E_ENOTFOUND) err_set(err, R3E_ENOTFOUND, "secret not found");
         return -1;
@@ -226,7 +230,8 @@ static int load_record(vault_t *v, const char *id, uint8_t **raw, vault_record_t
     err_t e2;
     if (vault_record_decode((uint8_t *)buf, len, rec, &e2) != 0) {
         free(buf);
-        return err_set(err, R3E_EFORBIDDEN, "secret %s: record is corrupt (%s)", id, e2.msg);
+        if (corrupt) *corrupt = true;
+        return err_set(err, R3E_EIO, "secret %s: record is corrupt (%s)", id, e2.msg);
     }
     *raw = (uint8_t *)buf;
     return 0;
@@ -245,13 +250,17 @@ static int open_record(vault_t *v, const char *id, char **value, size_t *len, ui
                        err_t *err) {
     uint8_t *raw;
     vault_record_t rec;
-    if (load_record(v, id, &raw, &rec, err) != 0) return -1;
+    if (load_record(v, id, &raw, &rec, NULL, err) != 0) return -1;
     const uint8_t *mk = key_for(v, rec.master_version, id, err);
     char *plain = mk ? sodium_malloc(rec.ciphertext_len - VAULT_TAG_BYTES + 1) : NULL;
     size_t pl = 0;
     int rc = -1;
     if (mk && !plain) err_set(err, R3E_EINTERNAL, "out of memory");
-    if (plain) rc = vault_record_open(&rec, mk, id, (uint8_t *)plain, &pl, err);
+    if (plain) {
+        rc = vault_record_open(&rec, mk, id, (uint8_t *)plain, &pl, err);
+        /* not the caller's fault: the stored record failed its integrity check */
+        if (rc != 0 && err && err->code == R3E_EFORBIDDEN) err->code = R3E_EIO;
+    }
     free(raw);
     if (rc != 0) {
         if (plain) sodium_free(plain);
@@ -280,12 +289,13 @@ int vault_put(vault_t *v, const char *ns, const char *fn, const char *name, cons
     uint8_t *raw;
     vault_record_t old;
     err_t e2;
+    bool corrupt;
     int rc = 0;
-    if (load_record(v, id, &raw, &old, &e2) == 0) {
+    if (load_record(v, id, &raw, &old, &corrupt, &e2) == 0) {
         next = old.secret_version + 1;
         free(raw);
         if (next == 0) rc = err_set(err, R3E_ELIMIT, "secret %s: version overflow", id);
-    } else if (e2.code != R3E_ENOTFOUND && e2.code != R3E_EFORBIDDEN) {
+    } else if (e2.code != R3E_ENOTFOUND && !corrupt) {
         rc = err_set(err, e2.code, "%s", e2.msg); /* a corrupt record is simply replaced */
     }
     uint8_t *rec = NULL;
@@ -369,9 +379,10 @@ static int list_one(vault_t *v, const char *key, void *arg, err_t *err) {
     uint8_t *raw;
     vault_record_t rec;
     err_t e2;
-    if (load_record(v, key, &raw, &rec, &e2) != 0) {
+    bool corrupt;
+    if (load_record(v, key, &raw, &rec, &corrupt, &e2) != 0) {
         if (e2.code == R3E_ENOTFOUND) return 0; /* deleted meanwhile */
-        if (e2.code != R3E_EFORBIDDEN) return err_set(err, e2.code, "%s", e2.msg);
+        if (!corrupt) return err_set(err, e2.code, "%s", e2.msg);
         memset(&rec, 0, sizeof rec); /* corrupt: list the name with version 0 */
         raw = NULL;
     }
@@ -579,9 +590,10 @@ static int rotate_one(vault_t *v, const char *key, void *arg, err_t *err) {
     uint8_t *raw = NULL, *enc = NULL;
     vault_record_t rec;
     err_t e2;
+    bool corrupt;
     int rc = 0;
-    if (load_record(v, key, &raw, &rec, &e2) != 0) {
-        if (e2.code == R3E_EFORBIDDEN) {
+    if (load_record(v, key, &raw, &rec, &corrupt, &e2) != 0) {
+        if (corrupt) {
             a->failed++;
             log_error("vault rotation: skipping %s: %s", key, e2.msg);
         } else if (e2.code != R3E_ENOTFOUND) {

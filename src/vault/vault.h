@@ -87,8 +87,9 @@ int vault_put(vault_t *v, const char *ns, const char *fn, const char *name, cons
               size_t len, uint32_t *version, err_t *err);
 /* Decrypts a secret. *value is sodium_malloc'd and NUL-terminated (release with
  * vault_plaintext_free); *len and *version (each may be NULL) receive its length and
- * version. R3E_ENOTFOUND when absent; R3E_EFORBIDDEN when the record does not authenticate;
- * R3E_EUNAVAIL when its master key version is not loaded. */
+ * version. R3E_ENOTFOUND when absent; R3E_EIO when the stored record is corrupt or does not
+ * authenticate (tampered, moved from another id); R3E_EUNAVAIL when its master key version
+ * is not loaded. */
 int vault_get(vault_t *v, const char *ns, const char *fn, const char *name, char **value,
               size_t *len, uint32_t *version, err_t *err);
 void vault_plaintext_free(char *value); /* zeroes and frees; NULL is fine */
@@ -104,8 +105,9 @@ typedef struct {
     uint64_t created_ms;     /* when this version was set */
 } vault_entry_t;
 
-/* Names and versions of a function's secrets, sorted by name; never values. *out malloc'ed
- * (free()), *n may be 0 (then *out is NULL). */
+/* Names and versions of a function's secrets, sorted by name; never values. A record that
+ * does not decode is listed with version 0. *out malloc'ed (free()); *n may be 0 (then *out
+ * is NULL). */
 int vault_list(vault_t *v, const char *ns, const char *fn, vault_entry_t **out, size_t *n,
                err_t *err);
 
