@@ -51,12 +51,11 @@ static int make_id(const char *ns, const char *fn, const char *name, char out[ID
 
 /* --- state in the store ---------------------------------------------------------------- */
 
-static int kcv_hex(const uint8_t *key, char hex[65]) {
+static void kcv_hex(const uint8_t *key, char hex[65]) {
     uint8_t mac[32];
     crypto_generichash(mac, sizeof mac, (const uint8_t *)kcv_label, sizeof kcv_label - 1, key,
                        VAULT_KEY_BYTES);
     util_hex_encode(mac, sizeof mac, hex);
-    return 0;
 }
 
 /* Compares key against the check value recorded for its version; records it when absent. */
@@ -292,9 +291,11 @@ int vault_put(vault_t *v, const char *ns, const char *fn, const char *name, cons
     bool corrupt;
     int rc = 0;
     if (load_record(v, id, &raw, &old, &corrupt, &e2) == 0) {
-        next = old.secret_version + 1;
         free(raw);
-        if (next == 0) rc = err_set(err, R3E_ELIMIT, "secret %s: version overflow", id);
+        if (old.secret_version == UINT32_MAX)
+            rc = err_set(err, R3E_ELIMIT, "secret %s: version overflow", id);
+        else
+            next = old.secret_version + 1;
     } else if (e2.code != R3E_ENOTFOUND && !corrupt) {
         rc = err_set(err, e2.code, "%s", e2.msg); /* a corrupt record is simply replaced */
     }

@@ -175,9 +175,8 @@ static int env_version(const char *name, uint32_t dflt, uint32_t *out, err_t *er
 
 /* One of FILE or the inline variable for a key slot; both set is ambiguous. */
 static int env_key(vault_keyring_t *kr, const char *file_var, const char *inline_var,
-                   uint32_t version, bool *found, err_t *err) {
+                   uint32_t version, err_t *err) {
     const char *file = env_nonempty(file_var), *text = env_nonempty(inline_var);
-    *found = file || text;
     if (file && text)
         return err_set(err, R3E_EINVAL, "set %s or %s, not both", file_var, inline_var);
     if (file) return vault_keyring_add_file(kr, version, file, err);
@@ -190,28 +189,30 @@ int vault_keyring_from_env(vault_keyring_t **out, err_t *err) {
     if (!kr) return err_set(err, R3E_EINTERNAL, "libsodium failed to initialise");
     const char *dir = env_nonempty("R3E_MASTER_KEY_DIR");
     bool single = env_nonempty("R3E_MASTER_KEY_FILE") || env_nonempty("R3E_MASTER_KEY");
+    bool has_old = env_nonempty("R3E_MASTER_KEY_OLD_FILE") || env_nonempty("R3E_MASTER_KEY_OLD");
     int rc = 0;
-    if (dir && single) {
+    if (has_old && !single) {
+        rc = err_set(err, R3E_EINVAL,
+                     "an old master key is set without a current one (R3E_MASTER_KEY_FILE or "
+                     "R3E_MASTER_KEY)");
+    } else if (dir && single) {
         rc = err_set(err, R3E_EINVAL,
                      "set R3E_MASTER_KEY_DIR or R3E_MASTER_KEY_FILE/R3E_MASTER_KEY, not both");
     } else if (dir) {
         rc = vault_keyring_add_dir(kr, dir, err);
     } else if (single) {
-        uint32_t cur, old;
-        bool found, old_found;
+        uint32_t cur = 1, old = 0;
         rc = env_version("R3E_MASTER_KEY_VERSION", 1, &cur, err);
-        if (rc == 0) rc = env_key(kr, "R3E_MASTER_KEY_FILE", "R3E_MASTER_KEY", cur, &found, err);
+        if (rc == 0) rc = env_key(kr, "R3E_MASTER_KEY_FILE", "R3E_MASTER_KEY", cur, err);
         if (rc == 0) rc = env_version("R3E_MASTER_KEY_OLD_VERSION", cur - 1, &old, err);
-        if (rc == 0 &&
-            (env_nonempty("R3E_MASTER_KEY_OLD_FILE") || env_nonempty("R3E_MASTER_KEY_OLD"))) {
+        if (rc == 0 && has_old) {
             if (old == 0 || old >= cur)
                 rc = err_set(err, R3E_EINVAL,
                              "the old master key needs a version below the current one (%u); "
                              "set R3E_MASTER_KEY_VERSION / R3E_MASTER_KEY_OLD_VERSION",
                              cur);
             else
-                rc = env_key(kr, "R3E_MASTER_KEY_OLD_FILE", "R3E_MASTER_KEY_OLD", old, &old_found,
-                             err);
+                rc = env_key(kr, "R3E_MASTER_KEY_OLD_FILE", "R3E_MASTER_KEY_OLD", old, err);
         }
     } else {
         rc =

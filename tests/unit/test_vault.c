@@ -55,11 +55,13 @@ static vault_t *reopen(fixture_t *fx, vault_keyring_t *kr) {
 static int setup(void **state) {
     fixture_t *fx = calloc(1, sizeof *fx);
     snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-vault-XXXXXX");
-    if (!mkdtemp(fx->dir)) return -1;
     err_t err;
-    fx->s = store_open(fx->dir, &err);
-    if (!fx->s) return -1;
-    if (vault_open(fx->s, ring(1, 0), &fx->v, &err) != 0) return -1;
+    if (!mkdtemp(fx->dir) || !(fx->s = store_open(fx->dir, &err)) ||
+        vault_open(fx->s, ring(1, 0), &fx->v, &err) != 0) {
+        store_close(fx->s);
+        free(fx);
+        return -1;
+    }
     *state = fx;
     return 0;
 }

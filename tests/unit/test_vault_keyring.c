@@ -115,6 +115,10 @@ static void env_file_and_old_file_give_two_versions(void **state) {
     setenv("R3E_MASTER_KEY_OLD_VERSION", "9", 1); /* old must be below current */
     assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
     clear_env();
+    setenv("R3E_MASTER_KEY_OLD", key_b64, 1); /* an old key alone is a mistake, not "no key" */
+    assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
+    assert_int_equal(err.code, R3E_EINVAL);
+    clear_env();
     setenv("R3E_MASTER_KEY_FILE", "/nonexistent/r3e-key", 1);
     assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
     assert_int_equal(err.code, R3E_EIO);
@@ -189,10 +193,9 @@ static void record_roundtrips_and_decoder_is_strict(void **state) {
     assert_int_equal(vault_record_decode(longer, len + 1, &rec, &err), -1);
     free(longer);
     assert_int_equal(vault_record_decode(buf, 10, &rec, &err), -1);
-    uint8_t save;
     const size_t offsets[] = {0, 4, 5, 118, 121};
     for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++) {
-        save = buf[offsets[i]];
+        uint8_t save = buf[offsets[i]];
         buf[offsets[i]] ^= 0x40;
         assert_int_equal(vault_record_decode(buf, len, &rec, &err), -1);
         assert_int_equal(err.code, R3E_EINVAL);
