@@ -271,3 +271,23 @@ int store_meta_list(store_t *s, const char *kind, const char *start_after, size_
     if (limit == 0) limit = STORE_LIST_DEFAULT;
     return s->ops->meta_list(s, kind, start_after, limit, keys, vals, n, err);
 }
+
+int store_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err) {
+    if (n && !ops) return err_set(err, R3E_EINVAL, "meta write: missing ops");
+    for (size_t i = 0; i < n; i++)
+        if (store_check_meta(ops[i].kind, ops[i].key, err) != 0) return -1;
+    if (n == 0) return 0;
+    return s->ops->meta_write(s, ops, n, err);
+}
+
+int store_meta_range(store_t *s, const char *kind, const char *from, const char *to, bool reverse,
+                     size_t limit, char ***keys, char ***vals, size_t *n, err_t *err) {
+    if (store_check_name("kind", kind, err) != 0) return -1;
+    if (from && !*from) from = NULL;
+    if (to && !*to) to = NULL;
+    if ((from && strlen(from) > STORE_KEY_MAX + 1) || (to && strlen(to) > STORE_KEY_MAX + 1))
+        return err_set(err, R3E_EINVAL, "range bound longer than %d bytes", STORE_KEY_MAX + 1);
+    if (!keys || !n) return err_set(err, R3E_EINVAL, "meta range: missing argument");
+    if (limit == 0) limit = STORE_LIST_DEFAULT;
+    return s->ops->meta_range(s, kind, from, to, reverse, limit, keys, vals, n, err);
+}

@@ -142,6 +142,25 @@ int store_meta_list(store_t *s, const char *kind, const char *start_after, size_
                     char ***keys, char ***vals, size_t *n, err_t *err);
 
 /* --- backend vtable (for backend implementers only) ------------------------------- */
+/* One step of an atomic metadata write (store_meta_write): val NULL deletes the record. */
+typedef struct {
+    const char *kind, *key;
+    const char *val;
+    size_t len;
+} store_meta_op_t;
+
+/* Applies all n ops or none, as one atomic, durable write (what the event log and the
+ * embedded queue build on: "an event is acknowledged only once durable, together with its
+ * queue entries"). Later ops on the same key win. n may be 0. */
+int store_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err);
+/* Records of `kind` with from <= key < to (from NULL/"" = the first, to NULL/"" = past the
+ * last), ascending, or descending when `reverse`, at most limit (0 = STORE_LIST_DEFAULT).
+ * Outputs as store_meta_list. For an exclusive start, pass the previous key with "\x01"
+ * appended (the smallest C string after it). Cost is proportional to the records returned
+ * (plus not-yet-compacted deletions inside the range), never to the whole kind. */
+int store_meta_range(store_t *s, const char *kind, const char *from, const char *to, bool reverse,
+                     size_t limit, char ***keys, char ***vals, size_t *n, err_t *err);
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store_t *s);
@@ -173,6 +192,9 @@ typedef struct store_ops {
     int (*meta_list)(store_t *, const char *, const char *, size_t, char ***, char ***, size_t *,
                      err_t *);
 } store_ops_t;
+    int (*meta_write)(store_t *, const store_meta_op_t *, size_t, err_t *); /* ops checked */
+    int (*meta_range)(store_t *, const char *, const char *, const char *, bool, size_t, char ***,
+                      char ***, size_t *, err_t *);
 
 struct store {
     const store_ops_t *ops;

@@ -906,6 +906,88 @@ static int rocks_meta_list(store_t *s, const char *kind, const char *start_after
 static void rocks_destroy(rocks_t *r) {
     for (int i = 0; i < CF_COUNT; i++)
         if (r->cf[i]) rocksdb_column_family_handle_destroy(r->cf[i]);
+/* One RocksDB write batch: atomic and durable together (the WAL record is the batch).
+ * Holds meta_lock for reading like every other meta writer. */
+static int rocks_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err) {
+    rocks_t *r = ROCKS(s);
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    for (size_t i = 0; i < n; i++) {
+        rkey_t k = rkey_meta(ops[i].kind, ops[i].key);
+        if (ops[i].val)
+            rocksdb_writebatch_put_cf(b, r->cf[CF_META], k.b, k.n, ops[i].val, ops[i].len);
+        else
+            rocksdb_writebatch_delete_cf(b, r->cf[CF_META], k.b, k.n);
+    }
+    pthread_rwlock_rdlock(&r->meta_lock);
+    int rc = rocks_write(r, b, err);
+    pthread_rwlock_unlock(&r->meta_lock);
+    return rc;
+}
+
+/* Appends the iterator's current record to the output vectors. */
+static int rocks_range_take(rocksdb_iterator_t *it, size_t skip, char ***kv, char ***vv,
+                            size_t *kcap, size_t *vcap, size_t cnt, bool want_vals, err_t *err) {
+    size_t kl, vl;
+    const char *k = rocksdb_iter_key(it, &kl);
+    if (vec_reserve((void **)kv, kcap, cnt, sizeof **kv, err) != 0) return -1;
+    if (want_vals && vec_reserve((void **)vv, vcap, cnt, sizeof **vv, err) != 0) return -1;
+    if (!((*kv)[cnt] = dup_bytes(k + skip, kl - skip)))
+        return err_set(err, R3E_EINTERNAL, "out of memory");
+    if (want_vals) {
+        const char *v = rocksdb_iter_value(it, &vl);
+        if (!((*vv)[cnt] = dup_bytes(v, vl))) {
+            free((*kv)[cnt]);
+            return err_set(err, R3E_EINTERNAL, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* The iterator bounds are the range itself, so RocksDB never walks outside [from, to). */
+static int rocks_meta_range(store_t *s, const char *kind, const char *from, const char *to,
+                            bool reverse, size_t limit, char ***keys, char ***vals, size_t *n,
+                            err_t *err) {
+    rocks_t *r = ROCKS(s);
+    rkey_t p = rkey_ns(kind);
+    rscan_t sc;
+    sc.lo = from ? rkey_meta(kind, from) : p;
+    sc.hi = to ? rkey_meta(kind, to) : rkey_successor(&p);
+    char **kv = NULL, **vv = NULL;
+    size_t cnt = 0, kcap = 0, vcap = 0;
+    int rc = 0;
+    if (memcmp(sc.lo.b, sc.hi.b, sc.lo.n < sc.hi.n ? sc.lo.n : sc.hi.n) > 0 ||
+        (sc.lo.n >= sc.hi.n && memcmp(sc.lo.b, sc.hi.b, sc.hi.n) == 0)) {
+        *keys = NULL; /* empty range: from >= to */
+        if (vals) *vals = NULL;
+        *n = 0;
+        return 0;
+    }
+    rscan_open(r, CF_META, &sc);
+    if (reverse)
+        rocksdb_iter_seek_to_last(sc.it);
+    else
+        rocksdb_iter_seek_to_first(sc.it);
+    while (cnt < limit && rocksdb_iter_valid(sc.it)) {
+        if ((rc = rocks_range_take(sc.it, p.n, &kv, &vv, &kcap, &vcap, cnt, vals != NULL, err)))
+            break;
+        cnt++;
+        if (reverse)
+            rocksdb_iter_prev(sc.it);
+        else
+            rocksdb_iter_next(sc.it);
+    }
+    if (rscan_close(&sc, rc ? NULL : err) != 0) rc = -1;
+    if (rc != 0) {
+        store_strv_free(kv, cnt);
+        store_strv_free(vv, cnt);
+        return -1;
+    }
+    *keys = kv;
+    if (vals) *vals = vv;
+    *n = cnt;
+    return 0;
+}
+
     if (r->db) rocksdb_close(r->db);
     if (r->ropts) rocksdb_readoptions_destroy(r->ropts);
     if (r->wopts) rocksdb_writeoptions_destroy(r->wopts);
@@ -948,6 +1030,8 @@ static const store_ops_t rocks_ops = {
 static bool rocks_sync_wanted(void) {
     const char *v = getenv("R3E_SYNC");
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+    .meta_write = rocks_meta_write,
+    .meta_range = rocks_meta_range,
 }
 
 store_t *store_rocks_open(const char *dir, err_t *err) {
