@@ -58,8 +58,11 @@ static void kcv_hex(const uint8_t *key, char hex[65]) {
     util_hex_encode(mac, sizeof mac, hex);
 }
 
-/* Compares key against the check value recorded for its version; records it when absent. */
-static int check_key(store_t *s, uint32_t version, const uint8_t *key, err_t *err) {
+/* Compares key against the check value recorded for its version. An absent value is
+ * recorded when `record` is set, else accepted: vault_open first checks every key, then
+ * records new ones only once the keyring as a whole was accepted, so a refused start-up
+ * never pins a key version. */
+static int check_key(store_t *s, uint32_t version, const uint8_t *key, bool record, err_t *err) {
     char want[65], name[32], *got = NULL;
     size_t len;
     kcv_hex(key, want);
@@ -67,6 +70,7 @@ static int check_key(store_t *s, uint32_t version, const uint8_t *key, err_t *er
     err_t e2;
     if (store_meta_get(s, KIND_VAULT, name, &got, &len, &e2) != 0) {
         if (e2.code != R3E_ENOTFOUND) return err_set(err, e2.code, "%s", e2.msg);
+        if (!record) return 0;
         if (store_meta_insert(s, KIND_VAULT, name, want, 64, &e2) == 0) return 0;
         if (e2.code != R3E_EEXIST) return err_set(err, e2.code, "%s", e2.msg);
         if (store_meta_get(s, KIND_VAULT, name, &got, &len, err) != 0) return -1;
@@ -187,15 +191,17 @@ int vault_open(store_t *s, vault_keyring_t *kr, vault_t **out, err_t *err) {
     v->kr = kr;
     pthread_mutex_init(&v->lock, NULL);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < vault_keyring_count(kr); i++) {
-        uint32_t ver;
-        const uint8_t *key = vault_keyring_at(kr, i, &ver);
-        rc = check_key(s, ver, key, err);
-    }
-    if (rc == 0) {
-        pthread_mutex_lock(&v->lock);
-        rc = state_reconcile(v, err);
-        pthread_mutex_unlock(&v->lock);
+    for (int record = 0; record < 2; record++) {
+        for (size_t i = 0; rc == 0 && i < vault_keyring_count(kr); i++) {
+            uint32_t ver;
+            const uint8_t *key = vault_keyring_at(kr, i, &ver);
+            rc = check_key(s, ver, key, record, err);
+        }
+        if (rc == 0 && !record) {
+            pthread_mutex_lock(&v->lock);
+            rc = state_reconcile(v, err);
+            pthread_mutex_unlock(&v->lock);
+        }
     }
     if (rc != 0) {
         vault_close(v);
