@@ -7,7 +7,7 @@ BUILD_PKGS=(
   build-essential cmake pkg-config clang clang-format
   libjavascriptcoregtk-4.1-dev libmicrohttpd-dev librocksdb-dev libjansson-dev
   libcurl4-openssl-dev libssl-dev nettle-dev libsecp256k1-dev libsodium-dev
-  libseccomp-dev libjwt-dev libwslay-dev libhiredis-dev libpq-dev libcmocka-dev
+  libseccomp-dev libjwt-dev libwslay-dev libhiredis-dev libpq-dev libcmocka-dev libgnutls28-dev
   tzdata # /usr/share/zoneinfo: cron schedules in named time zones (src/events/cron.c)
 )
 TEST_PKGS=(nodejs npm valgrind curl)

@@ -8,6 +8,7 @@
 #include "api/http.h"
 #include "api/logbus.h"
 #include "api/router.h"
+#include "auth/rbac.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -15,6 +16,9 @@
 #include <stdbool.h>
 
 #define API_NS "default"
+
+struct auth_jwt;
+struct auth_ratelimit;
 
 typedef struct api {
     api_config_t cfg;
@@ -24,6 +28,12 @@ typedef struct api {
     fncache_t *fns;    /* active versions for the invoke path; owned by server.c */
     atomic_int active; /* requests between first call and completion */
     atomic_bool stopping;
+    /* authn.c: authentication state; auth_on false only for --dev on loopback */
+    bool auth_on;
+    struct auth_jwt *jwt;           /* NULL when no signing/verifying key is configured */
+    struct auth_ratelimit *rl_key;  /* per principal */
+    struct auth_ratelimit *rl_ns;   /* per namespace */
+    char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
 } api_t;
 
 typedef void (*api_handler_fn)(http_req_t *r, const route_match_t *m);
@@ -50,6 +60,31 @@ void api_h_logs(http_req_t *r, const route_match_t *m);
  * string. New reference. */
 json_t *api_log_line(json_t *entry, const char *exec_id, const char *function, uint64_t started_ms);
 
+/* authn.c */
+/* Sets up authentication at start-up (admin key bootstrap, JWT keys, rate limiters) from
+ * api->cfg; prints a freshly created admin key once. 0 or -1 with err. */
+int api_authn_init(api_t *api, err_t *err);
+void api_authn_free(api_t *api);
+/* Runs before every routed handler: picks the namespace, authenticates, authorizes the
+ * route's permission, applies rate limits. Returns true to proceed; false after queueing
+ * the 401/403/429 (and auditing it). */
+bool api_authn_request(http_req_t *r, const route_match_t *m);
+/* Records the request in the audit log when it was a write or was refused (called from the
+ * completion callback). */
+void api_authn_audit(http_req_t *r);
+/* HTTP trigger check for a function's `auth` setting ("public", "key", "jwt"): true to
+ * proceed, false after queueing 401/403. */
+bool api_authn_trigger(http_req_t *r, const char *mode);
+/* The authenticated principal of r (role NONE when anonymous). */
+void api_authn_principal(const http_req_t *r, auth_principal_t *p);
+void api_h_keys_create(http_req_t *r, const route_match_t *m); /* POST /v1/keys */
+void api_h_keys_list(http_req_t *r, const route_match_t *m);   /* GET /v1/keys */
+void api_h_keys_get(http_req_t *r, const route_match_t *m);    /* GET /v1/keys/{id} */
+void api_h_keys_revoke(http_req_t *r, const route_match_t *m); /* DELETE /v1/keys/{id} */
+void api_h_auth_token(http_req_t *r, const route_match_t *m);  /* POST /v1/auth/token */
+void api_h_audit(http_req_t *r, const route_match_t *m);       /* GET /v1/audit */
+void api_h_trigger_ns(http_req_t *r, const route_match_t *m);  /* ANY /ns/{ns}/fn/{name}/… */
+
 /* server.c */
 /* The route table (for tests and fuzzers). */
 const route_t *api_route_table(size_t *n);
@@ -64,5 +99,8 @@ void api_conn_extend_timeout(http_req_t *r, uint64_t ms);
 /* Looks up the active version of a function: 0, or -1 (R3E_ENOTFOUND with a message that
  * names the function). *v released with store_version_free. */
 int api_active_version(api_t *api, const char *name, store_version_t *v, err_t *err);
+/* The same in namespace ns. */
+int api_active_version_in(api_t *api, const char *ns, const char *name, store_version_t *v,
+                          err_t *err);
 
 #endif

@@ -3,6 +3,7 @@
 #include "api/config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,24 @@ void api_config_usage(void) {
             "  --queue-timeout-ms N   wait for a free worker, then 503  (R3E_QUEUE_TIMEOUT_MS)\n"
             "  --connection-timeout S idle connection timeout, default 30\n"
             "  --default-concurrency N  per-function in-flight cap when unset (runtime default)\n"
-            "  --port-file PATH       write the bound port to PATH once listening\n");
+            "  --port-file PATH       write the bound port to PATH once listening\n"
+            "  --auth on|off          require credentials; default off only for --dev on\n"
+            "                         loopback                          (R3E_AUTH)\n"
+            "  --admin-key-file PATH  write the first-start admin key there (0600)\n"
+            "  --jwt-secret-file PATH HS256 secret for tokens (>= 32 bytes)\n"
+            "  --jwt-key-file PATH    ES256 server key (PEM); created when absent;\n"
+            "                         default DATA/jwt-es256.pem\n"
+            "  --jwt-issuer S         iss of issued tokens, default r3e\n"
+            "  --jwt-audience S       aud of issued tokens, default r3e-api\n"
+            "  --jwks-file PATH       trusted external issuer keys (JWKS)\n"
+            "  --jwks-issuer S        iss required of tokens signed by JWKS keys\n"
+            "  --rate-limit-key R:B   per-key requests/s and burst, default 100:200\n"
+            "  --rate-limit-ns R:B    per-namespace requests/s and burst, default 1000:2000\n"
+            "  --tls-cert PATH        serve HTTPS with this certificate chain (PEM)\n"
+            "  --tls-key PATH         …and this private key (PEM)\n"
+            "  --tls-client-ca PATH   require client certificates signed by this CA (mTLS)\n"
+            "  --max-connections N    concurrent connections, default 1024\n"
+            "  --per-ip-connections N concurrent connections per client IP, default 256\n");
 }
 
 static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {
@@ -66,7 +84,44 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         return config_copy(c->egress_allow, sizeof c->egress_allow, flag, v, err);
     if (strcmp(flag, "--port-file") == 0)
         return config_copy(c->port_file, sizeof c->port_file, flag, v, err);
-    if (strcmp(flag, "--workers") == 0) {
+    static const struct {
+        const char *flag;
+        size_t off, cap;
+    } strs[] = {
+        {"--admin-key-file", offsetof(api_config_t, admin_key_file), sizeof c->admin_key_file},
+        {"--jwt-secret-file", offsetof(api_config_t, jwt_secret_file), sizeof c->jwt_secret_file},
+        {"--jwt-key-file", offsetof(api_config_t, jwt_key_file), sizeof c->jwt_key_file},
+        {"--jwt-issuer", offsetof(api_config_t, jwt_issuer), sizeof c->jwt_issuer},
+        {"--jwt-audience", offsetof(api_config_t, jwt_audience), sizeof c->jwt_audience},
+        {"--jwks-file", offsetof(api_config_t, jwks_file), sizeof c->jwks_file},
+        {"--jwks-issuer", offsetof(api_config_t, jwks_issuer), sizeof c->jwks_issuer},
+        {"--tls-cert", offsetof(api_config_t, tls_cert), sizeof c->tls_cert},
+        {"--tls-key", offsetof(api_config_t, tls_key), sizeof c->tls_key},
+        {"--tls-client-ca", offsetof(api_config_t, tls_client_ca), sizeof c->tls_client_ca},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strcmp(flag, strs[i].flag) == 0)
+            return config_copy((char *)c + strs[i].off, strs[i].cap, flag, v, err);
+    if (strcmp(flag, "--auth") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+            return err_set(err, R3E_EINVAL, "--auth wants on or off, got \"%s\"", v);
+        c->auth = strcmp(v, "on") == 0;
+    } else if (strcmp(flag, "--rate-limit-key") == 0 || strcmp(flag, "--rate-limit-ns") == 0) {
+        double rate, burst;
+        char tail;
+        if (sscanf(v, "%lf:%lf%c", &rate, &burst, &tail) != 2 || !(rate > 0) || !(burst >= 1))
+            return err_set(err, R3E_EINVAL, "%s wants RATE:BURST (RATE > 0, BURST >= 1), got \"%s\"",
+                           flag, v);
+        bool key = strcmp(flag, "--rate-limit-key") == 0;
+        *(key ? &c->rl_key_rate : &c->rl_ns_rate) = rate;
+        *(key ? &c->rl_key_burst : &c->rl_ns_burst) = burst;
+    } else if (strcmp(flag, "--max-connections") == 0) {
+        if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
+        c->max_connections = (unsigned)n;
+    } else if (strcmp(flag, "--per-ip-connections") == 0) {
+        if (config_int(flag, v, 0, 100000, &n, err) < 0) return -1;
+        c->per_ip_connections = (unsigned)n;
+    } else if (strcmp(flag, "--workers") == 0) {
         if (config_int(flag, v, 0, 1024, &n, err) < 0) return -1;
         c->workers = (int)n;
     } else if (strcmp(flag, "--max-body") == 0) {
@@ -93,6 +148,9 @@ static const struct {
     {"R3E_DATA", "--data"},         {"R3E_LISTEN", "--listen"},
     {"R3E_WORKERS", "--workers"},   {"R3E_EGRESS_ALLOW", "--egress-allow"},
     {"R3E_MAX_BODY", "--max-body"}, {"R3E_QUEUE_TIMEOUT_MS", "--queue-timeout-ms"},
+    {"R3E_AUTH", "--auth"},         {"R3E_JWT_SECRET_FILE", "--jwt-secret-file"},
+    {"R3E_TLS_CERT", "--tls-cert"}, {"R3E_TLS_KEY", "--tls-key"},
+    {"R3E_TLS_CLIENT_CA", "--tls-client-ca"},
 };
 
 int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
@@ -101,6 +159,11 @@ int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
     c->queue_timeout_ms = 5000;
     c->conn_timeout_s = 30;
     c->default_concurrency = 0; /* runtime default */
+    c->auth = -1;
+    c->rl_key_rate = 100, c->rl_key_burst = 200;
+    c->rl_ns_rate = 1000, c->rl_ns_burst = 2000;
+    c->max_connections = 1024;
+    c->per_ip_connections = 256;
     bool seen[sizeof config_env / sizeof config_env[0]] = {0};
 
     for (int i = 1; i < argc; i++) {
@@ -150,5 +213,11 @@ int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
                        "(127.0.0.1:8080, data in ./r3e-data) or --data DIR (or R3E_DATA) "
                        "for a persistent one");
     if (!c->listen[0]) strcpy(c->listen, "127.0.0.1:8080");
+    if (!c->jwt_issuer[0]) strcpy(c->jwt_issuer, "r3e");
+    if (!c->jwt_audience[0]) strcpy(c->jwt_audience, "r3e-api");
+    if (!c->tls_cert[0] != !c->tls_key[0])
+        return err_set(err, R3E_EINVAL, "--tls-cert and --tls-key go together");
+    if (c->tls_client_ca[0] && !c->tls_cert[0])
+        return err_set(err, R3E_EINVAL, "--tls-client-ca needs --tls-cert and --tls-key");
     return api_config_split_listen(c->listen, c->host, sizeof c->host, &c->port, err);
 }

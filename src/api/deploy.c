@@ -70,10 +70,16 @@ static int deploy_field(const char *key, json_t *v, const char *path_name, deplo
         strcpy(s->isolation, iso);
     } else if (strcmp(key, "env") == 0) {
         return deploy_env(v, out, err);
+    } else if (strcmp(key, "auth") == 0) { /* who may call the HTTP trigger */
+        const char *a = json_string_value(v);
+        if (!a || !deploy_plain_string(v) ||
+            (strcmp(a, "public") != 0 && strcmp(a, "key") != 0 && strcmp(a, "jwt") != 0))
+            return err_set(err, R3E_EINVAL, "auth must be \"public\", \"key\" or \"jwt\"");
+        strcpy(s->trigger_auth, a);
     } else {
         return err_set(err, R3E_EINVAL,
                        "unknown field \"%.64s\" (allowed: name, code, timeout_ms, memory_mb, "
-                       "isolation, env, concurrency)",
+                       "isolation, env, concurrency, auth)",
                        key);
     }
     return 0;
@@ -86,6 +92,7 @@ int deploy_parse(json_t *body, const char *path_name, deploy_req_t *out, err_t *
     s->timeout_ms = 10000;
     s->memory_mb = 128;
     strcpy(s->isolation, "warm");
+    strcpy(s->trigger_auth, "public");
     if (!json_is_object(body))
         return err_set(err, R3E_EINVAL, "request body must be a JSON object");
     if (path_name) {
@@ -126,6 +133,7 @@ json_t *deploy_version_json(const store_version_t *v, bool with_name) {
     json_object_set_new(o, "memory_mb", json_integer(v->memory_mb));
     json_object_set_new(o, "isolation", json_string(v->isolation));
     json_object_set_new(o, "concurrency", json_integer(v->concurrency));
+    json_object_set_new(o, "auth", json_string(v->trigger_auth[0] ? v->trigger_auth : "public"));
     json_object_set_new(o, "created_at", json_string(ts));
     return o;
 }

@@ -40,7 +40,7 @@ void api_h_get_execution(http_req_t *r, const route_match_t *m) {
         http_send_error(r, R3E_EINVAL, "execution ids are 26-character ULIDs");
         return;
     }
-    if (store_get_execution(r->api->store, API_NS, id, &rec, &e) < 0) {
+    if (store_get_execution(r->api->store, r->ns, id, &rec, &e) < 0) {
         if (e.code == R3E_ENOTFOUND)
             http_send_error(r, R3E_ENOTFOUND, "execution \"%.40s\" not found", id);
         else
@@ -59,7 +59,7 @@ static int exec_fn_known(http_req_t *r, const char *name, size_t nrecords) {
         return -1;
     }
     if (nrecords) return 0;
-    if (store_get_function(r->api->store, API_NS, name, &f, &e) < 0) {
+    if (store_get_function(r->api->store, r->ns, name, &f, &e) < 0) {
         if (e.code == R3E_ENOTFOUND)
             http_send_error(r, R3E_ENOTFOUND, "function \"%s\" not found", name);
         else
@@ -89,7 +89,7 @@ void api_h_list_executions(http_req_t *r, const route_match_t *m) {
     char **recs = NULL;
     size_t n = 0;
     /* one extra tells whether there is a next page */
-    if (store_list_executions(r->api->store, API_NS, name, before, (size_t)limit + 1, &recs, &n,
+    if (store_list_executions(r->api->store, r->ns, name, before, (size_t)limit + 1, &recs, &n,
                               &e) < 0) {
         http_send_err(r, &e);
         return;
@@ -200,7 +200,7 @@ static int exec_ndjson(json_t *lines, char **out, size_t *out_len) {
 
 /* Collects the newest `limit` log lines of `name` as NDJSON, oldest first. Walks records
  * newest first, a page at a time, and stops once enough lines are gathered. */
-static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **out, size_t *out_len,
+static int exec_recent_logs(api_t *api, const char *ns, const char *name, size_t limit, char **out, size_t *out_len,
                             err_t *err) {
     json_t *lines = json_array(); /* newest first while collecting */
     char before[32] = "";
@@ -209,7 +209,7 @@ static int exec_recent_logs(api_t *api, const char *name, size_t limit, char **o
     for (int page = 0; more && page < 10000 / LOGS_PAGE && json_array_size(lines) < limit; page++) {
         char **recs = NULL;
         size_t n = 0;
-        if (store_list_executions(api->store, API_NS, name, before[0] ? before : NULL, LOGS_PAGE,
+        if (store_list_executions(api->store, ns, name, before[0] ? before : NULL, LOGS_PAGE,
                                   &recs, &n, err) < 0) {
             json_decref(lines);
             return -1;
@@ -295,7 +295,9 @@ void api_h_logs(http_req_t *r, const route_match_t *m) {
     if (exec_fn_known(r, name, 0) < 0) return;
     logbus_sub_t *sub = NULL;
     if (follow) { /* subscribe before reading history: a line may repeat, none is lost */
-        sub = logbus_subscribe(r->api->bus, name, LOGS_FOLLOW_QUEUE);
+        char bus_key[132]; /* followers are per namespace: "ns/name" */
+        snprintf(bus_key, sizeof bus_key, "%s/%s", r->ns, name);
+        sub = logbus_subscribe(r->api->bus, bus_key, LOGS_FOLLOW_QUEUE);
         if (!sub) {
             http_send_error(r, R3E_EUNAVAIL, "server is shutting down");
             return;
@@ -303,7 +305,7 @@ void api_h_logs(http_req_t *r, const route_match_t *m) {
     }
     char *text = NULL;
     size_t len = 0;
-    if (limit > 0 && exec_recent_logs(r->api, name, (size_t)limit, &text, &len, &e) < 0) {
+    if (limit > 0 && exec_recent_logs(r->api, r->ns, name, (size_t)limit, &text, &len, &e) < 0) {
         logbus_unsubscribe(sub);
         http_send_err(r, &e);
         return;

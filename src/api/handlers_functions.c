@@ -54,7 +54,7 @@ static int fn_check_syntax(http_req_t *r, const deploy_req_t *d) {
 static bool fn_exists(http_req_t *r, const char *name) {
     store_function_t f;
     err_t e;
-    if (store_get_function(r->api->store, API_NS, name, &f, &e) == 0) return true;
+    if (store_get_function(r->api->store, r->ns, name, &f, &e) == 0) return true;
     if (e.code != R3E_ENOTFOUND) http_send_err(r, &e);
     return false;
 }
@@ -69,6 +69,7 @@ static void fn_deploy(http_req_t *r, const char *path_name) {
         json_decref(body);
         return;
     }
+    snprintf(d.spec.ns, sizeof d.spec.ns, "%s", r->ns); /* the request's namespace */
     snprintf(r->function_buf, sizeof r->function_buf, "%s", d.spec.name);
     r->function = r->function_buf;
     if (!path_name && fn_exists(r, d.spec.name)) {
@@ -125,7 +126,7 @@ void api_h_list_functions(http_req_t *r, const route_match_t *m) {
     store_function_t *fs = NULL;
     size_t n = 0;
     err_t e;
-    if (store_list_functions(r->api->store, API_NS, &fs, &n, &e) < 0) {
+    if (store_list_functions(r->api->store, r->ns, &fs, &n, &e) < 0) {
         http_send_err(r, &e);
         return;
     }
@@ -143,7 +144,7 @@ static int fn_get(http_req_t *r, const char *name, store_function_t *f) {
         http_send_error(r, R3E_EINVAL, "function name must match [a-z0-9][a-z0-9-]{0,62}");
         return -1;
     }
-    if (store_get_function(r->api->store, API_NS, name, f, &e) < 0) {
+    if (store_get_function(r->api->store, r->ns, name, f, &e) < 0) {
         if (e.code == R3E_ENOTFOUND)
             http_send_error(r, R3E_ENOTFOUND, "function \"%s\" not found", name);
         else
@@ -159,7 +160,7 @@ static void fn_describe(http_req_t *r, const store_function_t *f0) {
     store_version_t *vs = NULL;
     size_t n = 0;
     err_t e;
-    if (store_list_versions(r->api->store, API_NS, f.name, &vs, &n, &e) < 0) {
+    if (store_list_versions(r->api->store, r->ns, f.name, &vs, &n, &e) < 0) {
         http_send_err(r, &e);
         return;
     }
@@ -190,7 +191,7 @@ void api_h_delete_function(http_req_t *r, const route_match_t *m) {
     store_function_t f;
     if (fn_get(r, m->params[0], &f) < 0) return;
     err_t e;
-    if (store_delete_function(r->api->store, API_NS, f.name, &e) < 0) {
+    if (store_delete_function(r->api->store, r->ns, f.name, &e) < 0) {
         http_send_err(r, &e);
         return;
     }
@@ -216,7 +217,7 @@ void api_h_set_active(http_req_t *r, const route_match_t *m) {
     json_decref(body);
     err_t e;
     store_version_t sv;
-    if (store_get_version(r->api->store, API_NS, f.name, ver, &sv, &e) < 0) {
+    if (store_get_version(r->api->store, r->ns, f.name, ver, &sv, &e) < 0) {
         if (e.code == R3E_ENOTFOUND)
             http_send_error(r, R3E_ENOTFOUND, "function \"%s\" has no version %u", f.name, ver);
         else
@@ -224,7 +225,7 @@ void api_h_set_active(http_req_t *r, const route_match_t *m) {
         return;
     }
     store_version_free(&sv);
-    if (store_set_active(r->api->store, API_NS, f.name, ver, &e) < 0) {
+    if (store_set_active(r->api->store, r->ns, f.name, ver, &e) < 0) {
         if (e.code == R3E_ENOTFOUND)
             http_send_error(r, R3E_ENOTFOUND, "function \"%s\" has no version %u", f.name, ver);
         else
@@ -235,7 +236,7 @@ void api_h_set_active(http_req_t *r, const route_match_t *m) {
     log_msg(LOG_INFO, &(log_ctx_t){.request_id = r->request_id, .function = f.name},
             "active version set to %u", ver);
     store_function_t now; /* not into f: the store may clear *out before reading name */
-    if (store_get_function(r->api->store, API_NS, f.name, &now, &e) < 0) {
+    if (store_get_function(r->api->store, r->ns, f.name, &now, &e) < 0) {
         http_send_err(r, &e);
         return;
     }

@@ -79,9 +79,14 @@ typedef struct {
 } inv_t;
 
 int api_active_version(api_t *api, const char *name, store_version_t *v, err_t *err) {
+    return api_active_version_in(api, API_NS, name, v, err);
+}
+
+int api_active_version_in(api_t *api, const char *ns, const char *name, store_version_t *v,
+                          err_t *err) {
     if (!util_valid_name(name))
         return err_set(err, R3E_ENOTFOUND, "function \"%.64s\" not found", name);
-    if (fncache_active(api->fns, api->store, API_NS, name, v, err) < 0) {
+    if (fncache_active(api->fns, api->store, ns, name, v, err) < 0) {
         if (err->code == R3E_ENOTFOUND)
             return err_set(err, R3E_ENOTFOUND, "function \"%s\" not found", name);
         return -1;
@@ -135,8 +140,10 @@ static void inv_build_record(inv_t *iv, const char *name, const char *request_id
 }
 
 /* Publishes the invocation's console lines to followers (only when someone follows). */
-static void inv_publish_logs(api_t *api, const char *name, inv_t *iv) {
+static void inv_publish_logs(api_t *api, const char *ns, const char *name, inv_t *iv) {
     if (!logbus_has_subscribers(api->bus, name) || !json_is_array(iv->res.logs)) return;
+    char bus_key[132]; /* followers are per namespace: "ns/name" */
+    snprintf(bus_key, sizeof bus_key, "%s/%s", ns, name);
     size_t i;
     json_t *entry;
     json_array_foreach(iv->res.logs, i, entry) {
@@ -146,7 +153,7 @@ static void inv_publish_logs(api_t *api, const char *name, inv_t *iv) {
         if (!text) continue;
         size_t n = strlen(text);
         text[n] = '\n'; /* replaces the NUL: the bus copies exactly n + 1 bytes */
-        logbus_publish(api->bus, name, text, n + 1);
+        logbus_publish(api->bus, bus_key, text, n + 1);
         free(text);
     }
 }
@@ -162,7 +169,7 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
     r->function = r->function_buf;
     store_version_t v;
     err_t e;
-    if (api_active_version(api, name, &v, &e) < 0) {
+    if (api_active_version_in(api, r->ns, name, &v, &e) < 0) {
         http_send_err(r, &e);
         return -1;
     }
@@ -195,12 +202,12 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
         http_send_error(r, R3E_EINTERNAL, "out of memory building the execution record");
         return -1;
     }
-    if (store_put_execution(api->store, API_NS, name, iv->exec_id, iv->record, &e) < 0)
+    if (store_put_execution(api->store, r->ns, name, iv->exec_id, iv->record, &e) < 0)
         log_msg(LOG_ERROR,
                 &(log_ctx_t){
                     .request_id = r->request_id, .function = name, .execution_id = iv->exec_id},
                 "could not store the execution record: %s", e.msg);
-    inv_publish_logs(api, name, iv);
+    inv_publish_logs(api, r->ns, name, iv);
     if (log_enabled(LOG_DEBUG))
         log_json(LOG_DEBUG,
                  &(log_ctx_t){
@@ -305,12 +312,44 @@ static void trig_send_result(http_req_t *r, inv_t *iv) {
     trigger_resp_free(&tr);
 }
 
+/* The function's trigger auth setting (public | key | jwt), checked before the event is
+ * built. The version comes from the cache, so this costs no store read when warm. */
+static bool trig_authorized(http_req_t *r, const char *name) {
+    store_version_t v;
+    err_t e;
+    if (api_active_version_in(r->api, r->ns, name, &v, &e) < 0) {
+        http_send_err(r, &e);
+        return false;
+    }
+    char mode[8];
+    snprintf(mode, sizeof mode, "%s", v.trigger_auth);
+    store_version_free(&v);
+    return api_authn_trigger(r, mode);
+}
+
+static void trig_run(http_req_t *r, const char *name, const char *rest);
+
 void api_h_trigger(http_req_t *r, const route_match_t *m) {
+    trig_run(r, m->params[0], m->rest);
+}
+
+/* ANY /ns/{ns}/fn/{name}/…: the HTTP trigger of a function outside "default". */
+void api_h_trigger_ns(http_req_t *r, const route_match_t *m) {
+    if (!util_valid_name(m->params[0])) {
+        http_send_error(r, R3E_ENOTFOUND, "namespace \"%.64s\" not found", m->params[0]);
+        return;
+    }
+    snprintf(r->ns, sizeof r->ns, "%s", m->params[0]);
+    trig_run(r, m->params[1], m->rest);
+}
+
+static void trig_run(http_req_t *r, const char *name, const char *rest) {
+    if (!trig_authorized(r, name)) return;
     trig_kvs_t q = {0}, h = {0};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, trig_collect, &q);
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, trig_collect, &h);
     size_t event_len;
-    char *event = trigger_event_json(r->method, m->rest, q.kv, q.n, h.kv, h.n, r->body, r->body_len,
+    char *event = trigger_event_json(r->method, rest, q.kv, q.n, h.kv, h.n, r->body, r->body_len,
                                      &event_len);
     free(q.kv);
     free(h.kv);
@@ -319,7 +358,7 @@ void api_h_trigger(http_req_t *r, const route_match_t *m) {
         return;
     }
     inv_t iv;
-    int rc = inv_run(r, m->params[0], event, event_len, &iv);
+    int rc = inv_run(r, name, event, event_len, &iv);
     free(event);
     if (rc < 0) return;
     if (strcmp(iv.res.status, "ok") == 0) {

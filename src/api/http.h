@@ -62,6 +62,14 @@ typedef struct http_req {
     const char *function; /* for the access log, when a handler knows it; static or req-owned */
     char function_buf[64];
     char execution_id[27]; /* set once an invocation ran, for the access log */
+    /* authn.c: the namespace the request acts in ("default" unless named), and who asks */
+    char ns[64];
+    bool authed;           /* a principal was authenticated (principal_* valid) */
+    bool principal_jwt;    /* …through a JWT (not an API key) */
+    int principal_role;    /* auth_role_t */
+    char principal_id[64]; /* API key id / JWT sub; "" = anonymous */
+    char principal_ns[64];
+    uint32_t perm; /* the permission the route needed (auth_perm_t) */
 } http_req_t;
 
 /* Header / query lookups (MHD-owned strings or NULL). */

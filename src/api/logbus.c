@@ -19,7 +19,7 @@ typedef struct logbus_line {
 struct logbus_sub {
     logbus_t *bus;
     struct logbus_sub *next;
-    char function[64];
+    char function[132]; /* "ns/name" */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     logbus_line_t *head, *tail;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
@@ -48,6 +49,13 @@ static const route_t srv_routes[] = {
     ROUTE("GET", "/v1/functions/{name}/logs", api_h_logs),
     ROUTE("GET", "/v1/executions/{id}", api_h_get_execution),
     ROUTE("*", "/fn/{name}/*", api_h_trigger),
+    ROUTE("*", "/ns/{ns}/fn/{name}/*", api_h_trigger_ns),
+    ROUTE("POST", "/v1/keys", api_h_keys_create),
+    ROUTE("GET", "/v1/keys", api_h_keys_list),
+    ROUTE("GET", "/v1/keys/{id}", api_h_keys_get),
+    ROUTE("DELETE", "/v1/keys/{id}", api_h_keys_revoke),
+    ROUTE("POST", "/v1/auth/token", api_h_auth_token),
+    ROUTE("GET", "/v1/audit", api_h_audit),
 };
 
 const route_t *api_route_table(size_t *n) {
@@ -101,6 +109,23 @@ void api_conn_extend_timeout(http_req_t *r, uint64_t ms) {
     r->timeout_raised = true;
 }
 
+/* mTLS: with --tls-client-ca, MHD asks for a client certificate but does not verify it;
+ * the chain is checked here against the trusted CA. A request without a valid one is
+ * refused with 403 (the TLS session is already up, so the refusal can be explained). */
+static bool srv_tls_client_ok(http_req_t *r) {
+    if (!r->api->cfg.tls_client_ca[0]) return true;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t tls = ci ? (gnutls_session_t)ci->tls_session : NULL;
+    unsigned status = 0;
+    unsigned n = 0;
+    if (tls && gnutls_certificate_get_peers(tls, &n) && n > 0 &&
+        gnutls_certificate_verify_peers2(tls, &status) == 0 && status == 0)
+        return true;
+    http_send_error(r, R3E_EFORBIDDEN, "a client certificate signed by the trusted CA is required");
+    return false;
+}
+
 static void srv_dispatch(http_req_t *r) {
     route_match_t m;
     if (atomic_load(&r->api->stopping)) {
@@ -110,7 +135,8 @@ static void srv_dispatch(http_req_t *r) {
     switch (
         router_match(srv_routes, sizeof srv_routes / sizeof srv_routes[0], r->method, r->url, &m)) {
     case ROUTE_FOUND:
-        ((api_handler_fn)m.route->handler)(r, &m);
+        if (srv_tls_client_ok(r) && api_authn_request(r, &m))
+            ((api_handler_fn)m.route->handler)(r, &m);
         break;
     case ROUTE_BAD_METHOD: {
         char msg[160];
@@ -146,6 +172,7 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->url = url;
         r->start_us = util_now_us();
+        memcpy(r->ns, API_NS, sizeof API_NS); /* until authn.c picks the request's */
         r->quiet = strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ||
                    strcmp(url, "/readyz") == 0;
         const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -250,6 +277,7 @@ static void srv_completed(void *cls, struct MHD_Connection *conn, void **con_cls
                  x, "request");
     }
     if (r->status) metrics_http_request(r->status); /* 0: the client left unanswered */
+    api_authn_audit(r);
     if (r->timeout_raised)
         MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                                   (unsigned)api->cfg.conn_timeout_s);
@@ -353,18 +381,49 @@ static int srv_write_port_file(const char *path, unsigned port) {
     return rename(tmp, path); /* readers never see a half-written file */
 }
 
+/* Reads the TLS PEM files (MHD wants them in memory, NUL-terminated). */
+static int srv_tls_load(api_t *api, err_t *err) {
+    const api_config_t *c = &api->cfg;
+    if (!c->tls_cert[0]) return 0;
+    size_t len;
+    api->tls_cert_pem = util_read_file(c->tls_cert, &len);
+    api->tls_key_pem = util_read_file(c->tls_key, &len);
+    if (!api->tls_cert_pem || !api->tls_key_pem)
+        return err_set(err, R3E_EINVAL, "cannot read --tls-cert %s or --tls-key %s", c->tls_cert,
+                       c->tls_key);
+    if (c->tls_client_ca[0] && !(api->tls_ca_pem = util_read_file(c->tls_client_ca, &len)))
+        return err_set(err, R3E_EINVAL, "cannot read --tls-client-ca %s", c->tls_client_ca);
+    log_info("TLS on%s", api->tls_ca_pem ? ", client certificates required" : "");
+    return 0;
+}
+
 static struct MHD_Daemon *srv_start_http(api_t *api, err_t *err) {
     struct sockaddr_storage ss;
     if (srv_resolve(&api->cfg, &ss, err) < 0) return NULL;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* TLS and per-IP limits are optional, so they travel as an option array */
+    struct MHD_OptionItem opts[6];
+    size_t no = 0;
+    if (api->cfg.per_ip_connections)
+        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                             (intptr_t)api->cfg.per_ip_connections, NULL};
+    if (api->tls_cert_pem) {
+        flags |= MHD_USE_TLS;
+        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, api->tls_cert_pem};
+        opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, api->tls_key_pem};
+        if (api->tls_ca_pem)
+            opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, api->tls_ca_pem};
+    }
+    opts[no] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, api->cfg.port, NULL, NULL, srv_access, api, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log,
         api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)api->cfg.conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        srv_completed, api, MHD_OPTION_END);
+        (unsigned)api->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)api->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, srv_completed, api, MHD_OPTION_ARRAY,
+        opts, MHD_OPTION_END);
     if (!d)
         err_set(err, R3E_EIO, "cannot listen on %s (address in use or not permitted?)",
                 api->cfg.listen);
@@ -453,6 +512,10 @@ int server_main(int argc, char **argv) {
         goto out;
     }
     log_info("store opened at %s", api->cfg.data);
+    if (api_authn_init(api, &err) < 0 || srv_tls_load(api, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
     runtime_config_t rc_cfg = {
         .workers = api->cfg.workers,
         .store = api->store,
@@ -488,6 +551,10 @@ out:
     store_close(api->store);
     logbus_free(api->bus);
     fncache_free(api->fns);
+    api_authn_free(api);
+    free(api->tls_cert_pem);
+    free(api->tls_key_pem);
+    free(api->tls_ca_pem);
     metrics_shutdown();
     if (rc == 0) log_info("stopped");
     free(api);

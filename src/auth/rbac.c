@@ -55,7 +55,8 @@
     X("DELETE", "/v1/keys/{id}", AUTH_PERM_KEYS_ADMIN)                                             \
     X("POST", "/v1/auth/token", AUTH_AUTHENTICATED)                                                \
     X("GET", "/v1/audit", AUTH_PERM_AUDIT_READ)                                                    \
-    X("*", "/fn/{name}/*", AUTH_PUBLIC) /* HTTP triggers: per-function auth (public|key|jwt) */
+    X("*", "/fn/{name}/*", AUTH_PUBLIC) /* HTTP triggers: per-function auth (public|key|jwt) */ \
+    X("*", "/ns/{ns}/fn/{name}/*", AUTH_PUBLIC) /* the same, in namespace {ns} */
 
 #define AS_ROUTER(m, p, perm) {m, p, NULL},
 #define AS_AUTH(m, p, perm) {m, p, perm},

@@ -96,6 +96,9 @@ int store_deploy(store_t *s, const store_version_t *spec, const char *code, size
     if (store_check_fn(v.ns, v.name, err) != 0) return -1;
     if (v.isolation[0] && strcmp(v.isolation, "warm") != 0 && strcmp(v.isolation, "fresh") != 0)
         return err_set(err, R3E_EINVAL, "isolation must be \"warm\" or \"fresh\"");
+    if (v.trigger_auth[0] && strcmp(v.trigger_auth, "public") != 0 &&
+        strcmp(v.trigger_auth, "key") != 0 && strcmp(v.trigger_auth, "jwt") != 0)
+        return err_set(err, R3E_EINVAL, "auth must be \"public\", \"key\" or \"jwt\"");
     return s->ops->deploy(s, &v, code, code_len, out, err);
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     char isolation[8];    /* "warm" | "fresh" */
     char *env_json;       /* JSON object text, malloc'ed; NULL = {} (reads always fill it) */
     uint64_t created_ms;
+    char trigger_auth[8]; /* HTTP trigger auth: "public" | "key" | "jwt"; "" = public */
 } store_version_t;
 
 /* Opens the backend named by url: "rocksdb:/path/to/dir" or a bare directory path. */

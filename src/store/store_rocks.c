@@ -168,6 +168,9 @@ static char *rec_version_encode(const store_version_t *v, json_t *env) {
                   (json_int_t)v->code_size, "timeout_ms", (json_int_t)v->timeout_ms, "memory_mb",
                   (json_int_t)v->memory_mb, "concurrency", (json_int_t)v->concurrency, "isolation",
                   v->isolation, "env", env, "created_ms", (json_int_t)v->created_ms);
+    /* written only when not public, so records of older versions stay byte-identical */
+    if (o && v->trigger_auth[0] && strcmp(v->trigger_auth, "public") != 0)
+        json_object_set_new(o, "trigger_auth", json_string(v->trigger_auth));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -192,6 +195,8 @@ static int rec_version_decode(const char *buf, size_t len, store_version_t *v) {
         v->created_ms = (uint64_t)created;
         v->env_json = json_dumps(env, JSON_COMPACT);
         if (!v->env_json) rc = -1;
+        const char *ta = json_string_value(json_object_get(o, "trigger_auth"));
+        snprintf(v->trigger_auth, sizeof v->trigger_auth, "%s", ta ? ta : "public");
     }
     json_decref(o);
     return rc;

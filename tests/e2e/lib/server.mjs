@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
+import https from 'node:https';
 import assert from 'node:assert/strict';
 
 export const BIN = process.env.R3E_BIN;
@@ -43,7 +44,9 @@ export function uniqueName(prefix = 'fn') {
 }
 
 export class Server {
-  constructor({ dataDir, ownsDataDir, args, env }) {
+  constructor({ dataDir, ownsDataDir, args, env, auth, tls }) {
+    this.auth = auth; // started with --auth on: adminKey/token are read from the key file
+    this.tls = tls; // {ca, cert?, key?} PEM texts: the server speaks HTTPS
     this.dataDir = dataDir;
     this.ownsDataDir = ownsDataDir;
     this.args = args;
@@ -57,7 +60,12 @@ export class Server {
   }
 
   get url() {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  // The admin key file the server writes on its first start with --auth on.
+  get adminKeyFile() {
+    return join(this.dataDir, 'admin.key');
   }
 
   async _spawn() {
@@ -96,6 +104,7 @@ export class Server {
         // Re-read: the first read may have raced the writer.
         const port = Number.parseInt((await readFile(portFile, 'utf8')).trim(), 10);
         if (port > 0) this.port = port;
+        if (this.tls) return (await httpsRequest(`${this.url}/readyz`, { ...this.tls, timeoutMs: 2000 })).status === 200;
         const r = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
         await r.arrayBuffer();
         return r.status === 200;
@@ -104,6 +113,10 @@ export class Server {
       await this.kill();
       e.message += `\n--- server stderr (tail) ---\n${this.stderr.slice(-4000)}`;
       throw e;
+    }
+    if (this.auth && !this.adminKey) {
+      this.adminKey = (await readFile(this.adminKeyFile, 'utf8')).trim();
+      this.token = this.adminKey;
     }
   }
 
@@ -115,8 +128,15 @@ export class Server {
 
   // Sends a request and returns {status, headers, text, body}; body is the parsed JSON when
   // the response is JSON (else undefined). `body` objects are sent as JSON.
+  // With auth, this.token (the admin key unless changed) is sent unless opts.token says
+  // otherwise (a string: that credential; null: none); opts.namespace sets X-R3E-Namespace.
   async request(method, path, body, opts = {}) {
     const headers = { ...(opts.headers ?? {}) };
+    const token = opts.token === undefined ? this.token : opts.token;
+    if (token && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+      headers.authorization = `Bearer ${token}`;
+    }
+    if (opts.namespace) headers['x-r3e-namespace'] = opts.namespace;
     let payload = body;
     if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
       payload = JSON.stringify(body);
@@ -234,13 +254,17 @@ export class Server {
   }
 }
 
-// Starts a server. Options: workers (default 2), egressAllow, dataDir (reuse), args, env.
-export async function startServer({ workers = 2, egressAllow, dataDir, args = [], env = {} } = {}) {
+// Starts a server. Options: workers (default 2), egressAllow, dataDir (reuse), args, env,
+// auth (--auth on; the admin key becomes s.adminKey and the default token), tls
+// ({ca, cert?, key?}: how the harness reaches an HTTPS server; pass the server's --tls-*
+// flags in args).
+export async function startServer({ workers = 2, egressAllow, dataDir, args = [], env = {}, auth = false, tls } = {}) {
   const owns = !dataDir;
   const dir = dataDir ?? await mkdtemp(join(tmpdir(), 'r3e-e2e-'));
   const extra = ['--workers', String(workers), ...args];
   if (egressAllow) extra.push('--egress-allow', egressAllow);
-  const s = new Server({ dataDir: dir, ownsDataDir: owns, args: extra, env });
+  if (auth) extra.push('--auth', 'on', '--admin-key-file', join(dir, 'admin.key'));
+  const s = new Server({ dataDir: dir, ownsDataDir: owns, args: extra, env, auth, tls });
   try {
     await s._spawn();
   } catch (e) {
@@ -369,5 +393,27 @@ export function runCli(args, { server, env = {}, input, timeoutMs = 60000 } = {}
     });
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
+  });
+}
+
+// One HTTPS request with node:https (fetch cannot take a private CA or a client
+// certificate). Options: ca, cert, key (PEM), method, headers, body, timeoutMs. Resolves
+// {status, headers, text, body}; rejects on TLS or socket errors.
+export function httpsRequest(url, { ca, cert, key, method = 'GET', headers = {}, body, timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca, cert, key, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let parsed;
+        try { parsed = JSON.parse(text); } catch { parsed = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, body: parsed });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`https request timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
   });
 }

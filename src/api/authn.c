@@ -1,0 +1,365 @@
+/* Authentication, authorization, namespaces, rate limits and the audit trail for every
+ * request (the per-request sequence of src/auth/README.md), run by srv_dispatch right
+ * after the router found a handler.
+ *
+ * Namespace addressing: a request names its namespace with the X-R3E-Namespace header.
+ * Without it, a namespace-scoped credential acts in its own namespace and everything else
+ * in "default". Naming a namespace the credential does not reach is a 403 (auth_check).
+ * HTTP triggers name it in the path instead (/ns/{ns}/fn/{name}/…; /fn/… is "default"),
+ * because webhook senders cannot always add headers. */
+#include "api/api.h"
+
+#include "auth/apikey.h"
+#include "auth/audit.h"
+#include "auth/jwt.h"
+#include "auth/ratelimit.h"
+#include "auth/rbac.h"
+#include "core/util.h"
+#include "obs/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define AUTHN_NS_HEADER "X-R3E-Namespace"
+
+/* ---- start-up ------------------------------------------------------------------------ */
+
+static bool authn_loopback(const char *host) {
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return strcmp(host, "localhost") == 0;
+}
+
+/* Writes data to path with mode 0600, created fresh (an existing file is replaced). */
+static int authn_write_secret(const char *path, const char *data, size_t len, err_t *err) {
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return err_set(err, R3E_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    ssize_t w = write(fd, data, len);
+    if (close(fd) != 0 || w != (ssize_t)len || rename(tmp, path) != 0)
+        return err_set(err, R3E_EIO, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* The ES256 server key: read from the file, or generated and persisted there on first
+ * start so tokens survive a restart. *pem malloc'ed. */
+static int authn_es256_key(const api_config_t *cfg, char **pem, err_t *err) {
+    char path[1100];
+    if (cfg->jwt_key_file[0])
+        snprintf(path, sizeof path, "%s", cfg->jwt_key_file);
+    else
+        snprintf(path, sizeof path, "%s/jwt-es256.pem", cfg->data);
+    size_t len;
+    *pem = util_read_file(path, &len);
+    if (*pem) return 0;
+    if (errno != ENOENT) return err_set(err, R3E_EIO, "cannot read %s: %s", path, strerror(errno));
+    if (auth_jwt_generate_es256(pem, err) < 0) return -1;
+    if (authn_write_secret(path, *pem, strlen(*pem), err) < 0) {
+        free(*pem);
+        *pem = NULL;
+        return -1;
+    }
+    log_info("created the JWT signing key %s", path);
+    return 0;
+}
+
+static int authn_jwt_init(api_t *api, err_t *err) {
+    const api_config_t *cfg = &api->cfg;
+    char *pem = NULL, *secret = NULL;
+    size_t secret_len = 0;
+    if (authn_es256_key(cfg, &pem, err) < 0) return -1;
+    if (cfg->jwt_secret_file[0]) {
+        secret = util_read_file(cfg->jwt_secret_file, &secret_len);
+        if (!secret) {
+            free(pem);
+            return err_set(err, R3E_EINVAL, "cannot read --jwt-secret-file %s",
+                           cfg->jwt_secret_file);
+        }
+        while (secret_len && (secret[secret_len - 1] == '\n' || secret[secret_len - 1] == '\r'))
+            secret[--secret_len] = '\0';
+    }
+    api->jwt = auth_jwt_new(
+        &(auth_jwt_config_t){.issuer = cfg->jwt_issuer,
+                             .audience = cfg->jwt_audience,
+                             .leeway_s = -1,
+                             .hs256_secret = (const unsigned char *)secret,
+                             .hs256_secret_len = secret_len,
+                             .es256_private_pem = pem,
+                             .jwks_path = cfg->jwks_file[0] ? cfg->jwks_file : NULL,
+                             .jwks_issuer = cfg->jwks_issuer[0] ? cfg->jwks_issuer : NULL},
+        err);
+    free(pem);
+    if (secret) {
+        memset(secret, 0, secret_len);
+        free(secret);
+    }
+    return api->jwt ? 0 : -1;
+}
+
+/* First start with authentication: the admin key, shown once (stdout and/or a 0600 file). */
+static int authn_bootstrap(api_t *api, err_t *err) {
+    bool created = false;
+    char key[AUTH_APIKEY_BUF];
+    if (auth_bootstrap_admin(api->store, &created, key, err) < 0) return -1;
+    if (!created) return 0;
+    int rc = 0;
+    if (api->cfg.admin_key_file[0]) {
+        char line[AUTH_APIKEY_BUF + 1];
+        int n = snprintf(line, sizeof line, "%s\n", key);
+        rc = authn_write_secret(api->cfg.admin_key_file, line, (size_t)n, err);
+        if (rc == 0) log_warn("admin API key written to %s (shown once)", api->cfg.admin_key_file);
+    }
+    printf("Admin API key (shown once, store it safely): %s\n", key);
+    fflush(stdout);
+    memset(key, 0, sizeof key);
+    return rc;
+}
+
+int api_authn_init(api_t *api, err_t *err) {
+    api_config_t *cfg = &api->cfg;
+    bool loop = authn_loopback(cfg->host);
+    if (cfg->auth == 0 && !(cfg->dev && loop))
+        return err_set(err, R3E_EINVAL,
+                       "--auth off is allowed only with --dev on a loopback address (listening "
+                       "on %s)",
+                       cfg->host);
+    api->auth_on = cfg->auth == 1 || (cfg->auth == -1 && !(cfg->dev && loop));
+    if (authn_jwt_init(api, err) < 0) return -1;
+    api->rl_key = auth_ratelimit_new(
+        &(auth_ratelimit_config_t){.rate = cfg->rl_key_rate, .burst = cfg->rl_key_burst}, err);
+    if (!api->rl_key) return -1;
+    api->rl_ns = auth_ratelimit_new(
+        &(auth_ratelimit_config_t){.rate = cfg->rl_ns_rate, .burst = cfg->rl_ns_burst}, err);
+    if (!api->rl_ns) return -1;
+    if (!api->auth_on) {
+        log_warn("authentication is OFF (--dev on loopback %s): every local client has full "
+                 "access; use --auth on to require API keys",
+                 cfg->host);
+        return 0;
+    }
+    log_info("authentication is on");
+    return authn_bootstrap(api, err);
+}
+
+void api_authn_free(api_t *api) {
+    auth_jwt_free(api->jwt);
+    auth_ratelimit_free(api->rl_key);
+    auth_ratelimit_free(api->rl_ns);
+    api->jwt = NULL;
+    api->rl_key = api->rl_ns = NULL;
+}
+
+/* ---- per request --------------------------------------------------------------------- */
+
+static void authn_source(http_req_t *r, char *out, size_t cap) {
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return;
+    char ip[INET6_ADDRSTRLEN] = "";
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+        snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
+    }
+}
+
+static void authn_audit(http_req_t *r, const char *result, int status) {
+    char source[80], action[300];
+    authn_source(r, source, sizeof source);
+    snprintf(action, sizeof action, "%s %s", r->method, r->url);
+    err_t e;
+    if (auth_audit_record(r->api->store,
+                          &(auth_audit_event_t){.who = r->principal_id[0] ? r->principal_id : NULL,
+                                                .ns = r->ns,
+                                                .action = action,
+                                                .target = r->function,
+                                                .source = source,
+                                                .result = result,
+                                                .status = status,
+                                                .request_id = r->request_id},
+                          NULL, &e) < 0)
+        log_msg(LOG_ERROR, &(log_ctx_t){.request_id = r->request_id},
+                "could not write the audit record: %s", e.msg);
+}
+
+static bool authn_is_write(const char *method) {
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+           strcmp(method, "OPTIONS") != 0;
+}
+
+/* Invocations and trigger calls are not administrative writes: the execution record is
+ * their trail. Auth failures on them are still audited. */
+static bool authn_is_invocation(const char *url) {
+    size_t n = strlen(url);
+    return strncmp(url, "/fn/", 4) == 0 || strncmp(url, "/ns/", 4) == 0 ||
+           (n > 7 && strcmp(url + n - 7, "/invoke") == 0);
+}
+
+void api_authn_audit(http_req_t *r) {
+    if (!r->status || !r->api->store) return;
+    bool failure = r->status == 401 || r->status == 403;
+    if (!failure && !(authn_is_write(r->method) && !authn_is_invocation(r->url))) return;
+    const char *result = r->status == 401   ? "unauthenticated"
+                         : r->status == 403 ? "denied"
+                         : r->status == 429 ? "rate_limited"
+                         : r->status < 400  ? "ok"
+                                            : "error";
+    authn_audit(r, result, r->status);
+}
+
+static void authn_send_401(http_req_t *r, const char *msg) {
+    struct MHD_Response *resp = http_error_response(err_code_name(R3E_EUNAUTH), msg, NULL);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"r3e\"");
+    http_queue(r, 401, resp);
+}
+
+/* The credential after "Bearer " (NULL when absent or another scheme). */
+static const char *authn_bearer(http_req_t *r) {
+    const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h ? h : NULL;
+}
+
+/* Verifies the bearer credential. 0 with r->principal_* filled; -1 after queueing 401
+ * (or 500 when the store failed). want: 0 = any, 1 = API key only, 2 = JWT only. */
+static int authn_identify(http_req_t *r, int want) {
+    const char *cred = authn_bearer(r);
+    if (!cred) {
+        authn_send_401(r, "authentication required: send Authorization: Bearer <API key or token>");
+        return -1;
+    }
+    auth_principal_t p;
+    err_t e;
+    bool is_key = auth_apikey_looks_like(cred);
+    int rc;
+    if ((want == 1 && !is_key) || (want == 2 && is_key))
+        rc = err_set(&e, R3E_EUNAUTH, want == 1 ? "an API key is required" : "a JWT is required");
+    else if (is_key)
+        rc = auth_apikey_verify(r->api->store, cred, util_wall_ms(), &p, NULL, &e);
+    else if (r->api->jwt)
+        rc = auth_jwt_verify(r->api->jwt, cred, (int64_t)(util_wall_ms() / 1000), &p, &e);
+    else
+        rc = err_set(&e, R3E_EUNAUTH, "invalid token");
+    if (rc < 0) {
+        if (e.code == R3E_EUNAUTH)
+            authn_send_401(r, e.msg);
+        else
+            http_send_err(r, &e);
+        return -1;
+    }
+    r->authed = true;
+    r->principal_jwt = p.via_jwt;
+    r->principal_role = (int)p.role;
+    snprintf(r->principal_id, sizeof r->principal_id, "%s", p.id);
+    snprintf(r->principal_ns, sizeof r->principal_ns, "%s", p.ns);
+    return 0;
+}
+
+void api_authn_principal(const http_req_t *r, auth_principal_t *p) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", r->principal_id);
+    snprintf(p->ns, sizeof p->ns, "%s", r->principal_ns);
+    p->role = (auth_role_t)r->principal_role;
+    p->via_jwt = r->principal_jwt;
+}
+
+/* The request's namespace from the header; a namespace-scoped principal defaults to its
+ * own. false after queueing 400 for a malformed name. */
+static bool authn_pick_ns(http_req_t *r) {
+    const char *h = http_header(r, AUTHN_NS_HEADER);
+    if (h) {
+        if (!util_valid_name(h)) {
+            http_send_error(r, R3E_EINVAL, "%s must match [a-z0-9][a-z0-9-]{0,62}",
+                            AUTHN_NS_HEADER);
+            return false;
+        }
+        snprintf(r->ns, sizeof r->ns, "%s", h);
+    } else if (r->authed && strcmp(r->principal_ns, AUTH_NS_ANY) != 0 && r->principal_ns[0]) {
+        snprintf(r->ns, sizeof r->ns, "%s", r->principal_ns);
+    } else {
+        snprintf(r->ns, sizeof r->ns, "default");
+    }
+    return true;
+}
+
+/* Global resources are checked against "*" (only a global admin reaches them). */
+static const char *authn_check_ns(http_req_t *r) {
+    if (strcmp(r->url, "/metrics") == 0 || strncmp(r->url, "/v1/audit", 9) == 0) return AUTH_NS_ANY;
+    return r->ns;
+}
+
+static bool authn_rate_ok(http_req_t *r) {
+    uint32_t ra = 0;
+    char key[96];
+    snprintf(key, sizeof key, "key:%s", r->principal_id);
+    bool ok = auth_ratelimit_take(r->api->rl_key, key, &ra);
+    if (ok) {
+        snprintf(key, sizeof key, "ns:%s", r->ns);
+        ok = auth_ratelimit_take(r->api->rl_ns, key, &ra);
+    }
+    if (ok) return true;
+    char msg[96], secs[16];
+    snprintf(msg, sizeof msg, "rate limit exceeded; retry in %u s", ra);
+    snprintf(secs, sizeof secs, "%u", ra);
+    struct MHD_Response *resp = http_error_response(err_code_name(R3E_ELIMIT), msg, NULL);
+    if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    http_queue(r, 429, resp);
+    return false;
+}
+
+bool api_authn_request(http_req_t *r, const route_match_t *m) {
+    (void)m;
+    uint32_t perm = 0;
+    err_t e;
+    if (auth_route_permission(r->method, r->url, &perm, &e) < 0) {
+        /* deny by default: a served route without an RBAC entry is a bug caught here */
+        http_send_error(r, R3E_ENOTFOUND, "no route for %.16s %.200s", r->method, r->url);
+        return false;
+    }
+    r->perm = perm;
+    if (!r->api->auth_on || perm == AUTH_PUBLIC) return authn_pick_ns(r);
+    if (authn_identify(r, 0) < 0) return false;
+    if (!authn_pick_ns(r)) return false;
+    auth_principal_t p;
+    api_authn_principal(r, &p);
+    if (auth_check(&p, perm, authn_check_ns(r), &e) < 0) {
+        http_send_err(r, &e);
+        return false;
+    }
+    return authn_rate_ok(r);
+}
+
+bool api_authn_trigger(http_req_t *r, const char *mode) {
+    if (!r->api->auth_on || !mode[0] || strcmp(mode, "public") == 0) return true;
+    if (authn_identify(r, strcmp(mode, "key") == 0 ? 1 : 2) < 0) return false;
+    auth_principal_t p;
+    api_authn_principal(r, &p);
+    err_t e;
+    if (auth_check(&p, AUTH_PERM_FUNCTIONS_INVOKE, r->ns, &e) < 0) {
+        http_send_err(r, &e);
+        return false;
+    }
+    return authn_rate_ok(r);
+}
