@@ -4,6 +4,7 @@
  * and sent as the response body of /invoke. This is the hot path: no JSON round trip of
  * the result, one allocation for the record. */
 #include "api/api.h"
+#include "api/livehub.h"
 #include "api/trigger.h"
 
 #include "core/util.h"
@@ -207,6 +208,7 @@ static int inv_run(http_req_t *r, const char *name, const char *event, size_t ev
                 &(log_ctx_t){
                     .request_id = r->request_id, .function = name, .execution_id = iv->exec_id},
                 "could not store the execution record: %s", e.msg);
+    livehub_publish_execution(r->ns, iv->record, iv->record_len);
     inv_publish_logs(api, r->ns, name, iv);
     if (log_enabled(LOG_DEBUG))
         log_json(LOG_DEBUG,

@@ -8,6 +8,8 @@
 #include "api/server.h"
 
 #include "api/api.h"
+#include "api/handlers_ws.h"
+#include "api/livehub.h"
 #include "core/util.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -48,6 +50,7 @@ static const route_t srv_routes[] = {
     ROUTE("GET", "/v1/functions/{name}/executions", api_h_list_executions),
     ROUTE("GET", "/v1/functions/{name}/logs", api_h_logs),
     ROUTE("GET", "/v1/executions/{id}", api_h_get_execution),
+    ROUTE("GET", "/v1/ws", api_h_ws),
     ROUTE("*", "/fn/{name}/*", api_h_trigger),
     ROUTE("*", "/ns/{ns}/fn/{name}/*", api_h_trigger_ns),
     ROUTE("POST", "/v1/keys", api_h_keys_create),
@@ -94,6 +97,14 @@ void api_h_metrics(http_req_t *r, const route_match_t *m) {
     runtime_stats_t st = {0};
     runtime_stats(r->api->rt, &st);
     char *text = metrics_render(st.workers_total, st.workers_idle);
+    char *ws = livehub_metrics_text(); /* r3e_ws_*: the live stream's own counters */
+    if (text && ws && *ws) {
+        size_t a = strlen(text), b = strlen(ws);
+        char *both = realloc(text, a + b + 1);
+        if (both) memcpy(both + a, ws, b + 1);
+        text = both ? both : text;
+    }
+    free(ws);
     if (!text) {
         http_send_error(r, R3E_EINTERNAL, "could not render metrics");
         return;
@@ -401,7 +412,7 @@ static struct MHD_Daemon *srv_start_http(api_t *api, err_t *err) {
     struct sockaddr_storage ss;
     if (srv_resolve(&api->cfg, &ss, err) < 0) return NULL;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     /* TLS and per-IP limits are optional, so they travel as an option array */
     struct MHD_OptionItem opts[6];
@@ -448,6 +459,9 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
      * clients in the backlog instead of refusing them */
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     logbus_close(api->bus); /* ends log followers, which would otherwise never finish */
+    /* WebSocket sessions get 1001 and must hand their sockets back before MHD stops */
+    int ws_left = api_ws_shutdown(5000);
+    if (ws_left) log_warn("shutdown: %d WebSocket sessions did not close in time", ws_left);
     uint64_t deadline = util_now_us() + (uint64_t)SRV_DRAIN_MS * 1000;
     while (atomic_load(&api->active) > 0 && util_now_us() < deadline)
         usleep(10 * 1000);
@@ -496,6 +510,12 @@ int server_main(int argc, char **argv) {
     int rc = 1;
     struct MHD_Daemon *d = NULL;
     metrics_init();
+    livehub_config_t hub_cfg;
+    livehub_config_from_env(&hub_cfg);
+    if (livehub_init(&hub_cfg, &err) < 0) {
+        log_error("cannot start the live hub: %s", err.msg);
+        goto out;
+    }
     api->bus = logbus_new();
     api->fns = fncache_new(1000);
     if (srv_signals_install() < 0 || !api->bus || !api->fns) {
@@ -551,6 +571,7 @@ out:
     store_close(api->store);
     logbus_free(api->bus);
     fncache_free(api->fns);
+    livehub_free();
     api_authn_free(api);
     free(api->tls_cert_pem);
     free(api->tls_key_pem);
