@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,11 @@ typedef struct {
     bool json;     /* --json: raw server JSON on stdout */
     httpc_t *http; /* connected lazily by cli_http() */
     const char *server;
-    char **args; /* the subcommand's own arguments (global flags removed) */
+    const char *token;      /* --token / R3E_TOKEN: API key or JWT */
+    const char *ns;         /* --namespace / R3E_NAMESPACE */
+    const char *cacert;     /* --cacert / R3E_CACERT */
+    const char *cert, *key; /* --cert/--key: client certificate (mTLS) */
+    char **args;            /* the subcommand's own arguments (global flags removed) */
     int nargs;
 } cli_t;
 
@@ -44,11 +49,20 @@ void cli_usage(void) {
           "  rollback NAME VERSION         make VERSION the active version\n"
           "  logs NAME [-f] [--limit N]    print function logs; -f follows new lines\n"
           "  exec ID                       show one execution record\n"
+          "  keys create --role ROLE [--expires 30d] [--name N]   create an API key in\n"
+          "                                --namespace (printed once)\n"
+          "  keys ls                       list API keys\n"
+          "  keys revoke ID                revoke an API key\n"
+          "  token                         exchange the API key (--token) for a short-lived JWT\n"
           "  version                       print the client version\n"
           "\n"
           "global flags:\n"
           "  --server URL   API address (default $R3E_SERVER or " CLI_DEFAULT_SERVER ")\n"
-          "  --json         print the server's JSON response unchanged (for scripts)\n",
+          "  --json         print the server's JSON response unchanged (for scripts)\n"
+          "  --token T      API key or JWT sent as a Bearer credential ($R3E_TOKEN)\n"
+          "  --namespace NS namespace to act in ($R3E_NAMESPACE; default: the key's)\n"
+          "  --cacert FILE  trust this CA for https servers ($R3E_CACERT)\n"
+          "  --cert FILE --key FILE  client certificate for mTLS\n",
           stdout);
 }
 
@@ -85,7 +99,13 @@ static int fail_response(const cli_t *cli, const httpc_response_t *r) {
 }
 
 static httpc_t *cli_http(cli_t *cli, err_t *err) {
-    if (!cli->http) cli->http = httpc_create(cli->server, 0, err);
+    if (!cli->http) {
+        cli->http = httpc_create(cli->server, 0, err);
+        if (cli->http) {
+            httpc_set_credentials(cli->http, cli->token, cli->ns);
+            httpc_set_tls(cli->http, cli->cacert, cli->cert, cli->key);
+        }
+    }
     return cli->http;
 }
 
@@ -485,6 +505,107 @@ static int cmd_rollback(cli_t *cli) {
     return 0;
 }
 
+/* --- keys / token ------------------------------------------------------------------ */
+
+static int keys_create(cli_t *cli) {
+    const char *role = NULL, *expires = NULL, *name = NULL;
+    for (int i = 1; i < cli->nargs; i++) {
+        const char *v = NULL;
+        int m = opt_value(cli, &i, "--role", &v);
+        if (m > 0) role = v;
+        if (m == 0 && (m = opt_value(cli, &i, "--expires", &v)) > 0) expires = v;
+        if (m == 0 && (m = opt_value(cli, &i, "--name", &v)) > 0) name = v;
+        if (m < 0) return usage_error("%s needs a value", cli->args[i]);
+        if (m == 0) return usage_error("unknown argument %s", cli->args[i]);
+    }
+    if (!role)
+        return usage_error("%s", "keys create --role admin|developer|invoker|viewer "
+                                 "[--namespace NS] [--expires 30d] [--name N]");
+    json_t *body = json_pack("{s:s}", "role", role);
+    if (cli->ns) json_object_set_new(body, "namespace", json_string(cli->ns));
+    if (name) json_object_set_new(body, "name", json_string(name));
+    if (expires) json_object_set_new(body, "expires_in", json_string(expires));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    httpc_response_t r;
+    int rc = text ? cli_call(cli, "POST", "/v1/keys", text, &r) : EXIT_FAIL;
+    free(text);
+    if (rc) return rc;
+    json_t *v = parse_body(&r);
+    if (!print_raw(cli, &r) && v) {
+        printf("id:        %s\nrole:      %s\nnamespace: %s\nexpires:   %s\n",
+               json_string_value(json_object_get(v, "id")),
+               json_string_value(json_object_get(v, "role")),
+               json_string_value(json_object_get(v, "namespace")),
+               json_is_string(json_object_get(v, "expires_at"))
+                   ? json_string_value(json_object_get(v, "expires_at"))
+                   : "never");
+        printf("key:       %s\n(shown once: store it now)\n",
+               json_string_value(json_object_get(v, "key")));
+    }
+    json_decref(v);
+    httpc_response_free(&r);
+    return 0;
+}
+
+static int keys_ls(cli_t *cli) {
+    httpc_response_t r;
+    int rc = cli_call(cli, "GET", "/v1/keys", NULL, &r);
+    if (rc) return rc;
+    json_t *v = parse_body(&r);
+    if (!print_raw(cli, &r) && v) {
+        printf("%-14s %-10s %-20s %-8s %-26s %s\n", "ID", "ROLE", "NAMESPACE", "REVOKED", "EXPIRES",
+               "NAME");
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(v, "keys"), i, k) {
+            json_t *exp = json_object_get(k, "expires_at");
+            printf("%-14s %-10s %-20s %-8s %-26s %s\n", json_string_value(json_object_get(k, "id")),
+                   json_string_value(json_object_get(k, "role")),
+                   json_string_value(json_object_get(k, "namespace")),
+                   json_is_true(json_object_get(k, "revoked")) ? "yes" : "no",
+                   json_is_string(exp) ? json_string_value(exp) : "never",
+                   json_string_value(json_object_get(k, "name")));
+        }
+    }
+    json_decref(v);
+    httpc_response_free(&r);
+    return 0;
+}
+
+static int cmd_keys(cli_t *cli) {
+    const char *sub = cli->nargs > 0 ? cli->args[0] : "";
+    if (strcmp(sub, "create") == 0) return keys_create(cli);
+    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+        if (cli->nargs != 1) return usage_error("%s", "keys ls");
+        return keys_ls(cli);
+    }
+    if (strcmp(sub, "revoke") == 0) {
+        if (cli->nargs != 2) return usage_error("%s", "keys revoke ID");
+        char *path = path_with(cli, "/v1/keys", cli->args[1], "");
+        httpc_response_t r;
+        int rc = path ? cli_call(cli, "DELETE", path, NULL, &r) : EXIT_FAIL;
+        free(path);
+        if (rc) return rc;
+        if (!print_raw(cli, &r)) printf("revoked %s\n", cli->args[1]);
+        httpc_response_free(&r);
+        return 0;
+    }
+    return usage_error("%s", "keys create|ls|revoke");
+}
+
+static int cmd_token(cli_t *cli) {
+    if (want_positional(cli, 0, "token", NULL) != 0) return EXIT_USAGE;
+    httpc_response_t r;
+    int rc = cli_call(cli, "POST", "/v1/auth/token", NULL, &r);
+    if (rc) return rc;
+    json_t *v = parse_body(&r);
+    if (!print_raw(cli, &r) && v) printf("%s\n", json_string_value(json_object_get(v, "token")));
+    json_decref(v);
+    httpc_response_free(&r);
+    return v ? 0 : EXIT_FAIL;
+}
+
 /* --- logs ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -592,13 +713,46 @@ static const struct {
     {"deploy", cmd_deploy}, {"invoke", cmd_invoke},     {"ls", cmd_ls},
     {"list", cmd_ls},       {"get", cmd_get},           {"rm", cmd_rm},
     {"delete", cmd_rm},     {"rollback", cmd_rollback}, {"logs", cmd_logs},
-    {"exec", cmd_exec},     {"version", cmd_version},
+    {"exec", cmd_exec},     {"version", cmd_version},   {"keys", cmd_keys},
+    {"token", cmd_token},
 };
+
+/* --token, --namespace, --cacert, --cert, --key as "--f V" or "--f=V": true when argv[*i]
+ * is one of them (*rc set to a usage exit code when its value is missing). */
+static bool global_value(int argc, char **argv, int *i, cli_t *cli, int *rc) {
+    static const struct {
+        const char *flag;
+        size_t off;
+    } g[] = {{"--token", offsetof(cli_t, token)},
+             {"--namespace", offsetof(cli_t, ns)},
+             {"--cacert", offsetof(cli_t, cacert)},
+             {"--cert", offsetof(cli_t, cert)},
+             {"--key", offsetof(cli_t, key)}};
+    *rc = 0;
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
+        size_t n = strlen(g[k].flag);
+        const char **dst = (const char **)((char *)cli + g[k].off);
+        if (strncmp(argv[*i], g[k].flag, n) != 0) continue;
+        if (argv[*i][n] == '=') {
+            *dst = argv[*i] + n + 1;
+            return true;
+        }
+        if (argv[*i][n] != '\0') continue;
+        if (*i + 1 >= argc) {
+            *rc = usage_error("%s needs a value", g[k].flag);
+            return true;
+        }
+        *dst = argv[++*i];
+        return true;
+    }
+    return false;
+}
 
 /* Removes the global flags (--server, --json, --help) wherever they appear, leaving the
  * command name first in rest[]. Returns 0, 1 for help, or an exit code for errors. */
 static int parse_globals(int argc, char **argv, cli_t *cli, char **rest, int *nrest) {
     *nrest = 0;
+    int rc = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) {
@@ -610,6 +764,8 @@ static int parse_globals(int argc, char **argv, cli_t *cli, char **rest, int *nr
         } else if (strcmp(a, "--server") == 0) {
             if (i + 1 >= argc) return usage_error("%s", "--server needs a URL");
             cli->server = argv[++i];
+        } else if (global_value(argc, argv, &i, cli, &rc)) {
+            if (rc) return rc;
         } else {
             rest[(*nrest)++] = argv[i];
         }
@@ -621,6 +777,9 @@ int cli_main(int argc, char **argv) {
     cli_t cli = {0};
     const char *env = getenv("R3E_SERVER");
     cli.server = env && *env ? env : CLI_DEFAULT_SERVER;
+    cli.token = getenv("R3E_TOKEN");
+    cli.ns = getenv("R3E_NAMESPACE");
+    cli.cacert = getenv("R3E_CACERT");
     char **rest = calloc((size_t)argc + 1, sizeof(char *));
     int nrest = 0, rc = parse_globals(argc, argv, &cli, rest, &nrest);
     if (rc == 1) {

@@ -14,6 +14,8 @@ struct httpc {
     char *base;
     long connect_timeout_ms;
     char errbuf[CURL_ERROR_SIZE];
+    char *auth_hdr, *ns_hdr;   /* "Authorization: Bearer …", "X-R3E-Namespace: …" or NULL */
+    char *cacert, *cert, *key; /* TLS files or NULL */
 };
 
 /* A growable byte buffer for response bodies. */
@@ -77,6 +79,11 @@ void httpc_destroy(httpc_t *c) {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
     free(c->base);
+    free(c->auth_hdr);
+    free(c->ns_hdr);
+    free(c->cacert);
+    free(c->cert);
+    free(c->key);
     free(c);
 }
 
@@ -113,7 +120,43 @@ static int prepare(httpc_t *c, const char *method, const char *path, err_t *err)
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "r3e-cli/0.1");
     curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0) curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+    if (c->cacert) curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cacert);
+    if (c->cert) curl_easy_setopt(c->curl, CURLOPT_SSLCERT, c->cert);
+    if (c->key) curl_easy_setopt(c->curl, CURLOPT_SSLKEY, c->key);
     return 0;
+}
+
+/* The credential and namespace headers every request carries. */
+static struct curl_slist *common_headers(httpc_t *c, struct curl_slist *h) {
+    if (c->auth_hdr) h = curl_slist_append(h, c->auth_hdr);
+    if (c->ns_hdr) h = curl_slist_append(h, c->ns_hdr);
+    return h;
+}
+
+static char *hdr_dup(const char *name, const char *v) {
+    if (!v || !*v) return NULL;
+    size_t n = strlen(name) + strlen(v) + 3;
+    char *h = malloc(n);
+    if (h) snprintf(h, n, "%s: %s", name, v);
+    return h;
+}
+
+void httpc_set_credentials(httpc_t *c, const char *token, const char *ns) {
+    free(c->auth_hdr);
+    free(c->ns_hdr);
+    char bearer[8192];
+    snprintf(bearer, sizeof bearer, "Bearer %s", token ? token : "");
+    c->auth_hdr = token && *token ? hdr_dup("Authorization", bearer) : NULL;
+    c->ns_hdr = hdr_dup("X-R3E-Namespace", ns);
+}
+
+void httpc_set_tls(httpc_t *c, const char *cacert, const char *cert, const char *key) {
+    free(c->cacert);
+    free(c->cert);
+    free(c->key);
+    c->cacert = cacert && *cacert ? strdup(cacert) : NULL;
+    c->cert = cert && *cert ? strdup(cert) : NULL;
+    c->key = key && *key ? strdup(key) : NULL;
 }
 
 /* Turns a transport failure into an error that names the server and the reason. */
@@ -137,6 +180,7 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const char *
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    hdrs = common_headers(c, hdrs);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
     buf_t b = {0};
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, collect_cb);
@@ -184,6 +228,7 @@ int httpc_stream(httpc_t *c, const char *path, httpc_chunk_fn cb, void *ud, long
     if (err_body) *err_body = NULL;
     if (prepare(c, "GET", path, err) != 0) return -1;
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/x-ndjson");
+    hdrs = common_headers(c, hdrs);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
     stream_t s = {.c = c, .cb = cb, .ud = ud};
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_cb);

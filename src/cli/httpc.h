@@ -50,6 +50,12 @@ int httpc_stream(httpc_t *c, const char *path, httpc_chunk_fn cb, void *ud, long
 
 void httpc_response_free(httpc_response_t *r);
 
+/* Every later request carries "Authorization: Bearer <token>" (NULL/"" = none) and
+ * "X-R3E-Namespace: <ns>" (NULL/"" = none). Strings are copied. */
+void httpc_set_credentials(httpc_t *c, const char *token, const char *ns);
+/* HTTPS: trusted CA file (NULL = system store), client certificate and key (mTLS). */
+void httpc_set_tls(httpc_t *c, const char *cacert, const char *cert, const char *key);
+
 /* Percent-escapes one path segment (names, ids). Returns malloc'ed text; caller frees. */
 char *httpc_escape(httpc_t *c, const char *segment);
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, uniqueName, assertError, waitFor, BIN } from './lib/server.mjs';
+import { startServer, uniqueName, assertError, waitFor, BIN, runCli } from './lib/server.mjs';
 
 const HS_SECRET = 'e2e-test-secret-of-at-least-32-bytes-long!!';
 let srv;
@@ -279,4 +279,42 @@ test('auth off is refused off loopback or without --dev; non-dev starts require 
     p.kill('SIGKILL');
     await rm(dir2, { recursive: true, force: true });
   }
+});
+
+test('CLI: --token / R3E_TOKEN, --namespace, keys create/ls/revoke, token', async () => {
+  const noTok = await runCli(['ls'], { server: srv.url, env: { R3E_TOKEN: '' } });
+  assert.notEqual(noTok.code, 0);
+  assert.match(noTok.stderr, /unauthenticated/);
+  const created = await runCli(['--token', srv.adminKey, 'keys', 'create', '--role', 'developer',
+    '--namespace', 'cli-ns', '--expires', '30d', '--name', 'ci'], { server: srv.url });
+  assert.equal(created.code, 0, created.stderr);
+  const key = created.stdout.match(/key:\s+(r3e_\S+)/)[1];
+  const id = created.stdout.match(/id:\s+(\S+)/)[1];
+  assert.match(created.stdout, /namespace: cli-ns/);
+  const ls = await runCli(['keys', 'ls'], { server: srv.url, env: { R3E_TOKEN: srv.adminKey } });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.ok(ls.stdout.includes(id) && !ls.stdout.includes(key));
+  // the developer key deploys into its own namespace, and cannot name another one
+  const { writeFile: wf } = await import('node:fs/promises');
+  const file = join(secretDir, 'fn.js');
+  await wf(file, 'export default async () => "from cli-ns"');
+  const dep = await runCli(['deploy', 'clifn', file], { server: srv.url, env: { R3E_TOKEN: key } });
+  assert.equal(dep.code, 0, dep.stderr);
+  const inv = await runCli(['--namespace', 'cli-ns', 'invoke', 'clifn'], { server: srv.url, env: { R3E_TOKEN: key } });
+  assert.equal(inv.code, 0, inv.stderr);
+  assert.match(inv.stdout, /from cli-ns/);
+  const other = await runCli(['--namespace', 'default', 'ls'], { server: srv.url, env: { R3E_TOKEN: key } });
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, /permission_denied/);
+  const tok = await runCli(['token'], { server: srv.url, env: { R3E_TOKEN: key } });
+  assert.equal(tok.code, 0, tok.stderr);
+  const jwt = tok.stdout.trim();
+  assert.equal(jwt.split('.').length, 3);
+  const viaJwt = await runCli(['ls', '--token', jwt], { server: srv.url });
+  assert.equal(viaJwt.code, 0, viaJwt.stderr);
+  assert.match(viaJwt.stdout, /clifn/);
+  const rv = await runCli(['keys', 'revoke', id], { server: srv.url, env: { R3E_TOKEN: srv.adminKey } });
+  assert.equal(rv.code, 0, rv.stderr);
+  const after = await runCli(['ls'], { server: srv.url, env: { R3E_TOKEN: key } });
+  assert.notEqual(after.code, 0);
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, httpsRequest } from './lib/server.mjs';
+import { startServer, httpsRequest, runCli } from './lib/server.mjs';
 
 let dir;
 const pem = {};
@@ -92,6 +92,14 @@ test('mTLS: no client certificate or one from another CA is refused; a signed on
       }
     };
     assert.ok(await refused({}), 'without a client certificate');
+    // the CLI speaks https with --cacert and presents --cert/--key
+    const cli = await runCli(['--cacert', join(dir, 'ca.pem'), '--cert', join(dir, 'client.pem'),
+      '--key', join(dir, 'client.key'), 'ls'], { server: s.url });
+    assert.equal(cli.code, 0, cli.stderr);
+    const cliNoCert = await runCli(['--cacert', join(dir, 'ca.pem'), 'ls'], { server: s.url });
+    assert.notEqual(cliNoCert.code, 0);
+    const cliNoCa = await runCli(['--cert', join(dir, 'client.pem'), '--key', join(dir, 'client.key'), 'ls'], { server: s.url });
+    assert.notEqual(cliNoCa.code, 0, 'an unknown server CA is refused');
     assert.ok(await refused({ cert: pem['evil-client'], key: pem['evil-clientKey'] }), 'with an untrusted one');
   } finally {
     await s.close();
