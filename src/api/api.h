@@ -65,6 +65,8 @@ json_t *api_log_line(json_t *entry, const char *exec_id, const char *function, u
  * api->cfg; prints a freshly created admin key once. 0 or -1 with err. */
 int api_authn_init(api_t *api, err_t *err);
 void api_authn_free(api_t *api);
+/* `r3e server init …` (argv[0] = "init"): creates and prints the admin key. Exit code. */
+int api_authn_init_main(int argc, char **argv);
 /* Runs before every routed handler: picks the namespace, authenticates, authorizes the
  * route's permission, applies rate limits. Returns true to proceed; false after queueing
  * the 401/403/429 (and auditing it). */

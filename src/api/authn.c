@@ -363,3 +363,46 @@ bool api_authn_trigger(http_req_t *r, const char *mode) {
     }
     return authn_rate_ok(r);
 }
+
+/* `r3e server init --data DIR [--admin-key-file PATH]`: creates the admin key without
+ * starting the server (for provisioning scripts), printed once like on a first start. */
+int api_authn_init_main(int argc, char **argv) {
+    log_init("server");
+    api_t api = {0};
+    err_t err;
+    if (api_config_parse(&api.cfg, argc, argv, &err) < 0) {
+        fprintf(stderr, "r3e server init: %s\n", err.msg);
+        return 2;
+    }
+    if (api.cfg.help) {
+        fprintf(stderr, "usage: r3e server init --data DIR [--admin-key-file PATH]\n");
+        return 0;
+    }
+    if (mkdir(api.cfg.data, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "r3e server init: cannot create %s: %s\n", api.cfg.data, strerror(errno));
+        return 1;
+    }
+    api.store = store_open(api.cfg.data, &err);
+    if (!api.store) {
+        fprintf(stderr, "r3e server init: cannot open the store in %s: %s\n", api.cfg.data,
+                err.msg);
+        return 1;
+    }
+    bool created = false;
+    char key[AUTH_APIKEY_BUF];
+    int rc = auth_bootstrap_admin(api.store, &created, key, &err);
+    if (rc == 0 && created && api.cfg.admin_key_file[0]) {
+        char line[AUTH_APIKEY_BUF + 1];
+        int n = snprintf(line, sizeof line, "%s\n", key);
+        rc = authn_write_secret(api.cfg.admin_key_file, line, (size_t)n, &err);
+    }
+    if (rc < 0)
+        fprintf(stderr, "r3e server init: %s\n", err.msg);
+    else if (created)
+        printf("Admin API key (shown once, store it safely): %s\n", key);
+    else
+        fprintf(stderr, "r3e server init: %s already has API keys; nothing to do\n", api.cfg.data);
+    memset(key, 0, sizeof key);
+    store_close(api.store);
+    return rc < 0 ? 1 : 0;
+}

@@ -492,6 +492,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
 }
 
 int server_main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "init") == 0) return api_authn_init_main(argc - 1, argv + 1);
     log_init("server");
     api_t *api = calloc(1, sizeof *api);
     if (!api) return 1;

@@ -318,3 +318,29 @@ test('CLI: --token / R3E_TOKEN, --namespace, keys create/ls/revoke, token', asyn
   const after = await runCli(['ls'], { server: srv.url, env: { R3E_TOKEN: key } });
   assert.notEqual(after.code, 0);
 });
+
+test('`r3e server init` creates the admin key once, and the server then requires it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'r3e-e2e-init-'));
+  try {
+    const { runCli: run } = await import('./lib/server.mjs');
+    const first = await run(['server', 'init', '--data', join(dir, 'data'), '--admin-key-file', join(dir, 'admin.key')]);
+    assert.equal(first.code, 0, first.stderr);
+    const key = first.stdout.match(/(r3e_\S+)/)[1];
+    const { readFile, stat } = await import('node:fs/promises');
+    assert.equal((await readFile(join(dir, 'admin.key'), 'utf8')).trim(), key);
+    assert.equal((await stat(join(dir, 'admin.key'))).mode & 0o777, 0o600);
+    const again = await run(['server', 'init', '--data', join(dir, 'data')]);
+    assert.equal(again.code, 0);
+    assert.ok(!/r3e_/.test(again.stdout), 'never printed twice');
+    const s = await startServer({ workers: 1, dataDir: join(dir, 'data'), args: ['--auth', 'on'] });
+    try {
+      assert.ok(!/Admin API key/.test(s.stdout ?? ''), 'the server does not make another');
+      assert.equal((await s.get('/v1/functions')).status, 401);
+      assert.equal((await s.get('/v1/functions', { token: key })).status, 200);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
