@@ -115,12 +115,13 @@ int vault_list(vault_t *v, const char *ns, const char *fn, vault_entry_t **out, 
  * and only for the function being invoked: the JSON goes to that worker (ctx.secrets), the
  * values to a redactor for that execution's logs and result. */
 typedef struct {
-    char *json; /* {"NAME":"value",…}, sodium_malloc'd, NUL-terminated */
+    char *json; /* {"NAME":"value",…}, NUL-terminated, inside values_mem */
     size_t json_len;
-    size_t n;      /* number of secrets */
-    char **names;  /* n names (malloc'd; not secret) */
-    char **values; /* n values (sodium_malloc'd, NUL-terminated) */
-    size_t *lens;  /* n value lengths */
+    size_t n;         /* number of secrets */
+    char **names;     /* n names (malloc'd; not secret) */
+    char **values;    /* n values, NUL-terminated, pointing into values_mem */
+    size_t *lens;     /* n value lengths */
+    char *values_mem; /* internal: the one sodium_malloc'd block holding values and json */
 } vault_bundle_t;
 int vault_get_all_for_function(vault_t *v, const char *ns, const char *fn, vault_bundle_t *out,
                                err_t *err);

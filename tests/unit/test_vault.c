@@ -247,6 +247,11 @@ static void record_moved_to_another_id_fails(void **state) {
     expect_get_fails(fx->v, "ns2", "fa", "K", R3E_EIO);
     expect_get_fails(fx->v, NULL, "fa", "K", R3E_EIO);
     expect_secret(fx->v, "ns1", "fa", "K", "value of ns1/fa/K");
+    /* the invocation bundle refuses the whole function rather than run without L */
+    vault_bundle_t b;
+    assert_int_equal(vault_get_all_for_function(fx->v, "ns1", "fa", &b, &err), -1);
+    assert_int_equal(err.code, R3E_EIO);
+    assert_null(b.json);
     free(raw);
 }
 
