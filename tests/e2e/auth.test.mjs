@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, uniqueName, assertError, waitFor, BIN, runCli } from './lib/server.mjs';
 
 const HS_SECRET = 'e2e-test-secret-of-at-least-32-bytes-long!!';
+const EXT_SECRET = 'an-external-issuers-shared-key-32-bytes+';
 let srv;
 let secretDir;
 
@@ -38,8 +39,11 @@ async function createKey(role, namespace = 'default', extra = {}) {
 before(async () => {
   secretDir = await mkdtemp(join(tmpdir(), 'r3e-e2e-jwt-'));
   await writeFile(join(secretDir, 'hs.secret'), HS_SECRET, { mode: 0o600 });
+  await writeFile(join(secretDir, 'jwks.json'), JSON.stringify({ keys: [
+    { kty: 'oct', kid: 'ext-1', alg: 'HS256', k: Buffer.from(EXT_SECRET).toString('base64url') }] }));
   srv = await startServer({ workers: 1, auth: true,
-    args: ['--jwt-secret-file', join(secretDir, 'hs.secret')] });
+    args: ['--jwt-secret-file', join(secretDir, 'hs.secret'), '--jwks-file', join(secretDir, 'jwks.json'),
+      '--jwks-issuer', 'https://idp.example']});
 });
 
 after(async () => {
@@ -342,5 +346,19 @@ test('`r3e server init` creates the admin key once, and the server then requires
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('tokens of an external issuer are trusted through the JWKS file, by kid and issuer', async () => {
+  const hdr = { alg: 'HS256', typ: 'JWT', kid: 'ext-1' };
+  const good = hsToken({ iss: 'https://idp.example', role: 'viewer' }, EXT_SECRET, hdr);
+  assert.equal((await srv.get('/v1/functions', { token: good })).status, 200);
+  // a viewer from the external issuer still cannot write
+  assertError(await srv.post('/v1/functions', { name: uniqueName('x'), code: 'export default 1' }, { token: good }), 403, 'permission_denied');
+  // the JWKS key with our own issuer, an unknown kid, or our key with their issuer: 401
+  for (const bad of [hsToken({ role: 'viewer' }, EXT_SECRET, hdr),
+    hsToken({ iss: 'https://idp.example' }, EXT_SECRET, { ...hdr, kid: 'nope' }),
+    hsToken({ iss: 'https://idp.example' }, HS_SECRET)]) {
+    assert.equal((await srv.get('/v1/functions', { token: bad })).status, 401);
   }
 });
