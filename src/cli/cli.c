@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 success, 1 a request or the function failed, 2 usage error. */
 #include "cli/cli.h"
+#include "cli/cli_live.h"
 #include "cli/cli_print.h"
 #include "cli/httpc.h"
 #include "core/util.h"
@@ -48,6 +49,7 @@ void cli_usage(void) {
           "  rm NAME                       delete a function (executions are kept)\n"
           "  rollback NAME VERSION         make VERSION the active version\n"
           "  logs NAME [-f] [--limit N]    print function logs; -f follows new lines\n"
+          "  events tail [--type T] [--source S]   print events as they are accepted\n"
           "  exec ID                       show one execution record\n"
           "  keys create --role ROLE [--expires 30d] [--name N]   create an API key in\n"
           "                                --namespace (printed once)\n"
@@ -667,6 +669,12 @@ static int cmd_logs(cli_t *cli) {
     long lim = 0;
     if (!name) return usage_error("%s", "logs NAME [-f]");
     if (limit && !parse_uint(limit, 1000000, &lim)) return usage_error("bad --limit %s", limit);
+    if (follow && cli_live_supported(cli->server)) { /* over the WebSocket live stream */
+        err_t err = {0};
+        if (!cli_http(cli, &err)) return fail_err(&err);
+        cli_live_opts_t o = {cli->server, cli->token, cli->ns, cli->json};
+        return cli_live_logs_follow(&o, cli->http, name, limit ? lim : -1);
+    }
     char suffix[64];
     snprintf(suffix, sizeof(suffix), "/logs%s", follow ? "?follow=1" : "");
     if (limit) {
@@ -697,6 +705,11 @@ static int cmd_logs(cli_t *cli) {
 
 /* --- dispatch -------------------------------------------------------------------- */
 
+static int cmd_events(cli_t *cli) {
+    cli_live_opts_t o = {cli->server, cli->token, cli->ns, cli->json};
+    return cli_live_events(&o, cli->args, cli->nargs);
+}
+
 static int cmd_version(cli_t *cli) {
     if (want_positional(cli, 0, "version", NULL) != 0) return EXIT_USAGE;
     if (cli->json)
@@ -714,7 +727,7 @@ static const struct {
     {"list", cmd_ls},       {"get", cmd_get},           {"rm", cmd_rm},
     {"delete", cmd_rm},     {"rollback", cmd_rollback}, {"logs", cmd_logs},
     {"exec", cmd_exec},     {"version", cmd_version},   {"keys", cmd_keys},
-    {"token", cmd_token},
+    {"token", cmd_token},   {"events", cmd_events},
 };
 
 /* --token, --namespace, --cacert, --cert, --key as "--f V" or "--f=V": true when argv[*i]

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { BIN, startServer, uniqueName, waitFor, metricSum } from './lib/server.mjs';
+import { BIN, startServer, uniqueName, waitFor, metricSum, runCli } from './lib/server.mjs';
 
 const WAIT_MS = 15000;
 
@@ -228,6 +228,73 @@ describe('keep-alive', () => {
   });
 });
 
+// Spawns the CLI with a live command; collects stdout. Killed by the caller (or at 60 s).
+function spawnCli(server, args) {
+  const child = spawn(BIN, args, {
+    env: { ...process.env, R3E_SERVER: server.url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60000,
+    killSignal: 'SIGKILL',
+  });
+  const p = { child, stdout: '', stderr: '', exited: null };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => { p.stdout += d; });
+  child.stderr.on('data', (d) => { p.stderr += d; });
+  p.exit = new Promise((resolve) => child.on('exit', (code, signal) => {
+    p.exited = { code, signal };
+    resolve(p.exited);
+  }));
+  return p;
+}
+
+describe('cli', () => {
+  test('`r3e logs NAME -f` prints the history, then lines of new invocations as `r3e logs` does', async () => {
+    const name = uniqueName('tail');
+    await srv.deploy(name, 'export default (e) => { console.log("run", e.n); return e.n; }');
+    await srv.invoke(name, { n: 1 });
+    const follower = spawnCli(srv, ['logs', name, '-f']);
+    const jsonFollower = spawnCli(srv, ['--json', 'logs', name, '-f']);
+    try {
+      await waitFor(() => follower.stdout.includes('run 1') && jsonFollower.stdout.includes('run 1'),
+        { timeoutMs: WAIT_MS, what: 'the history line' });
+      // the history is printed after the subscription: an invocation now is not missed
+      const rec = await srv.invoke(name, { n: 2 });
+      await waitFor(() => follower.stdout.includes('run 2') && jsonFollower.stdout.includes('run 2'),
+        { timeoutMs: WAIT_MS, what: `the new line in:\n${follower.stdout}\n${follower.stderr}` });
+      const plain = await runCli(['logs', name], { server: srv.url });
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.equal(follower.stdout, plain.stdout, 'the same lines as `r3e logs`');
+      const plainJson = await runCli(['--json', 'logs', name], { server: srv.url });
+      assert.equal(jsonFollower.stdout, plainJson.stdout, 'the same NDJSON as `r3e --json logs`');
+      assert.match(follower.stdout, new RegExp(`${rec.execution_id} run 2`));
+    } finally {
+      follower.child.kill('SIGKILL');
+      jsonFollower.child.kill('SIGKILL');
+    }
+  });
+
+  test('`r3e logs -f` of an unknown function fails like `r3e logs`', async () => {
+    const r = await runCli(['logs', 'no-such-fn', '-f'], { server: srv.url, timeoutMs: 20000 });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error: not_found: function "no-such-fn" not found/);
+  });
+
+  test('`r3e events tail` checks its flags', async () => {
+    const r = await runCli(['events', 'tail', '--type'], { server: srv.url });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /usage: events tail/);
+    const t = spawnCli(srv, ['events', 'tail', '--type', 'com.example.*']);
+    try {
+      await waitFor(() => srv.logLines().some((l) => l.msg === 'ws: connected'), { what: 'the tail to connect' });
+      await sleep(200);
+      assert.equal(t.exited, null, `still tailing: ${t.stderr}`);
+    } finally {
+      t.child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('limits and shutdown', () => {
   test('a slow consumer is dropped with 1008 while invocations keep their latency', async () => {
     const s = await startServer({ env: { R3E_WS_QUEUE_MESSAGES: '50' } });
@@ -290,6 +357,13 @@ describe('limits and shutdown', () => {
     const s = await startServer();
     const clients = [await connect(s), await connect(s)];
     await clients[0].subscribe({ subscribe: 'executions' });
+    const name = uniqueName('bye');
+    await s.deploy(name, 'export default () => { console.log("still here"); return 1; }');
+    const follower = spawnCli(s, ['logs', name, '-f']);
+    await waitFor(async () => {
+      await s.invoke(name);
+      return follower.stdout.includes('still here');
+    }, { timeoutMs: WAIT_MS, intervalMs: 200, what: 'the CLI follower to print a line' });
     const t0 = Date.now();
     const res = await s.close(); // asserts exit code 0
     assert.deepEqual({ code: res.code, signal: res.signal }, { code: 0, signal: null });
@@ -299,5 +373,8 @@ describe('limits and shutdown', () => {
       assert.equal(closed.code, 1001);
       assert.equal(closed.reason, 'server shutting down');
     }
+    const cli = await Promise.race([follower.exit, sleep(WAIT_MS).then(() => null)]);
+    follower.child.kill('SIGKILL');
+    assert.deepEqual(cli, { code: 0, signal: null }, `\`r3e logs -f\` ends with 0 on shutdown: ${follower.stderr}`);
   });
 });
