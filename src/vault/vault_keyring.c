@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define KEYRING_MAX 16
 
@@ -113,6 +114,12 @@ int vault_keyring_add_encoded(vault_keyring_t *kr, uint32_t version, const char 
 }
 
 int vault_keyring_add_file(vault_keyring_t *kr, uint32_t version, const char *path, err_t *err) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return err_set(err, R3E_EINVAL,
+                       "master key file %s is a directory (for a directory of versioned keys "
+                       "use R3E_MASTER_KEY_DIR)",
+                       path);
     size_t len;
     char *buf = util_read_file(path, &len);
     if (!buf) return err_set(err, R3E_EIO, "master key file %s: %s", path, strerror(errno));

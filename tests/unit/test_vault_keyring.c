@@ -150,6 +150,10 @@ static void directory_mount_gives_versioned_keys(void **state) {
     setenv("R3E_MASTER_KEY", key_hex, 1); /* dir and single key together: ambiguous */
     assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
     clear_env();
+    setenv("R3E_MASTER_KEY_FILE", dir, 1); /* a directory given as a file: say what to use */
+    assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
+    assert_non_null(strstr(err.msg, "R3E_MASTER_KEY_DIR"));
+    clear_env();
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     kr = vault_keyring_new();
     assert_int_equal(vault_keyring_add_dir(kr, dir, &err), -1);
