@@ -4,6 +4,7 @@
 
 #include "core/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,19 +36,37 @@ static int q_check_job(const queue_job_t *j, err_t *err) {
     return 0;
 }
 
-int queue_enqueue(queue_t *q, const eventlog_event_t *ev, queue_job_t *jobs, size_t n,
-                  char event_id[27], bool *duplicate, err_t *err) {
-    if (duplicate) *duplicate = false;
-    if (!ev && n == 0) return err_set(err, R3E_EINVAL, "nothing to enqueue");
-    if (n && !jobs) return err_set(err, R3E_EINVAL, "jobs missing");
+static int q_check_item(const queue_item_t *it, err_t *err) {
+    const eventlog_event_t *ev = it->event;
+    if (!ev && it->n_jobs == 0) return err_set(err, R3E_EINVAL, "nothing to enqueue");
+    if (it->n_jobs && !it->jobs) return err_set(err, R3E_EINVAL, "jobs missing");
     if (ev && (!ev->source || !*ev->source || !ev->ce_id || !*ev->ce_id || !ev->json))
         return err_set(err, R3E_EINVAL, "event needs source, id and a body");
     if (ev && q_check_ns(ev->ns, err) != 0) return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (q_check_job(&jobs[i], err) != 0) return -1;
-        if (!jobs[i].payload && !ev) return err_set(err, R3E_EINVAL, "job without a payload");
+    for (size_t i = 0; i < it->n_jobs; i++) {
+        if (q_check_job(&it->jobs[i], err) != 0) return -1;
+        if (!it->jobs[i].payload && !ev) return err_set(err, R3E_EINVAL, "job without a payload");
     }
-    return q->ops->enqueue(q, ev, jobs, n, event_id, duplicate, err);
+    return 0;
+}
+
+int queue_enqueue_batch(queue_t *q, queue_item_t *items, size_t n, err_t *err) {
+    if (n && !items) return err_set(err, R3E_EINVAL, "items missing");
+    for (size_t i = 0; i < n; i++)
+        if (q_check_item(&items[i], err) != 0) return -1;
+    if (n == 0) return 0;
+    return q->ops->enqueue(q, items, n, err);
+}
+
+int queue_enqueue(queue_t *q, const eventlog_event_t *ev, queue_job_t *jobs, size_t n,
+                  char event_id[27], bool *duplicate, err_t *err) {
+    queue_item_t it = {.event = ev, .jobs = jobs, .n_jobs = n};
+    if (duplicate) *duplicate = false;
+    if (q_check_item(&it, err) != 0) return -1;
+    if (q->ops->enqueue(q, &it, 1, err) != 0) return -1;
+    if (duplicate) *duplicate = it.duplicate;
+    if (event_id) snprintf(event_id, 27, "%s", it.event_id);
+    return 0;
 }
 
 int queue_claim(queue_t *q, const char *worker, size_t max, uint32_t lease_ms, queue_job_t **jobs,

@@ -93,6 +93,21 @@ typedef struct queue queue_t;
 queue_t *queue_open_store(store_t *s, const queue_config_t *cfg, err_t *err);
 void queue_close(queue_t *q); /* NULL is fine */
 
+/* One event and the jobs it produced, for queue_enqueue_batch. */
+typedef struct {
+    const eventlog_event_t *event; /* optional */
+    queue_job_t *jobs;             /* n_jobs, may be 0 */
+    size_t n_jobs;
+    char event_id[27]; /* out: the new event's id, or the original's when duplicate */
+    bool duplicate;    /* out: the event was already logged; its jobs were not enqueued */
+} queue_item_t;
+
+/* Enqueues n items in ONE atomic write (the batched CloudEvents mode, and the way to
+ * reach high ingest rates: one durable write for many events). Each item is as in
+ * queue_enqueue; a repeat of an earlier event of the same batch is a duplicate of it. On
+ * error nothing is written. */
+int queue_enqueue_batch(queue_t *q, queue_item_t *items, size_t n, err_t *err);
+
 /* Enqueues n jobs atomically. With ev: also appends the event to the event log and its
  * dedupe marker in the same atomic write, and sets each job's event_id. When (source, id)
  * was already logged, nothing is written, *duplicate is set and event_id receives the
@@ -149,8 +164,7 @@ const char *queue_state_name(queue_state_t st);
 typedef struct queue_ops {
     const char *name;
     void (*close)(queue_t *);
-    int (*enqueue)(queue_t *, const eventlog_event_t *, queue_job_t *, size_t, char *, bool *,
-                   err_t *);
+    int (*enqueue)(queue_t *, queue_item_t *, size_t, err_t *); /* checked by queue.c */
     int (*claim)(queue_t *, const char *, size_t, uint32_t, queue_job_t **, size_t *, err_t *);
     int (*ack)(queue_t *, const queue_job_t *, const char *, err_t *);
     int (*fail)(queue_t *, const queue_job_t *, const char *, const char *, bool *, err_t *);

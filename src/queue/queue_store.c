@@ -437,13 +437,12 @@ static void qs_job_defaults(queue_job_t *j, const char *event_id, uint64_t now) 
 /* Adds a new pending job: ready, or waiting behind its sequential key. `seen` lists the
  * jobs of this same write (their qseq entries are not in the store yet). */
 static int qs_add_job(qs_t *qs, qb_t *b, queue_job_t *j, const char *payload,
-                      const queue_job_t *seen, size_t nseen, err_t *err) {
+                      const queue_job_t *const *seen, size_t nseen, err_t *err) {
     j->state = QUEUE_READY;
     if (j->mode == QUEUE_SEQUENTIAL) {
         bool busy = false;
         for (size_t i = 0; i < nseen && !busy; i++)
-            busy = seen[i].mode == QUEUE_SEQUENTIAL && strcmp(seen[i].ns, j->ns) == 0 &&
-                   strcmp(seen[i].order_key, j->order_key) == 0;
+            busy = strcmp(seen[i]->ns, j->ns) == 0 && strcmp(seen[i]->order_key, j->order_key) == 0;
         if (!busy) {
             int r = qs_seq_busy(qs, j, err);
             if (r < 0) return -1;
@@ -464,43 +463,71 @@ static int qs_add_job(qs_t *qs, qb_t *b, queue_job_t *j, const char *payload,
     return 0;
 }
 
-static int qs_enqueue(queue_t *q, const eventlog_event_t *ev, queue_job_t *jobs, size_t n,
-                      char event_id[27], bool *duplicate, err_t *err) {
+/* Is item i's event a repeat of an earlier new event of the same write? */
+static const char *qs_dup_in_batch(const queue_item_t *items, size_t i) {
+    const eventlog_event_t *e = items[i].event;
+    const char *ns = e->ns && *e->ns ? e->ns : "default";
+    for (size_t k = 0; k < i; k++) {
+        const eventlog_event_t *o = items[k].event;
+        if (!o || items[k].duplicate) continue;
+        if (strcmp(o->ns && *o->ns ? o->ns : "default", ns) == 0 &&
+            strcmp(o->source, e->source) == 0 && strcmp(o->ce_id, e->ce_id) == 0)
+            return items[k].event_id;
+    }
+    return NULL;
+}
+
+/* Appends item's event (unless it is a duplicate) and its jobs to the write. */
+static int qs_add_item(qs_t *qs, qb_t *b, queue_item_t *items, size_t i, uint64_t now,
+                       const queue_job_t ***seq, size_t *nseq, err_t *err) {
+    queue_item_t *it = &items[i];
+    it->duplicate = false;
+    it->event_id[0] = '\0';
+    if (it->event) {
+        const char *prev = qs_dup_in_batch(items, i);
+        int dup = prev ? 1 : eventlog_find_dup(qs->s, it->event, it->event_id, err);
+        if (dup < 0) return -1;
+        if (prev) snprintf(it->event_id, sizeof it->event_id, "%s", prev);
+        if (dup > 0) {
+            it->duplicate = true; /* a no-op: its jobs are not enqueued */
+            return 0;
+        }
+        util_ulid(it->event_id);
+        eventlog_batch_t eb;
+        if (eventlog_prepare(it->event, it->event_id, now, &eb, err) != 0) return -1;
+        for (size_t k = 0; k < 3; k++)
+            qb_op(b, eb.ops[k].kind, eb.ops[k].key, eb.ops[k].val, eb.ops[k].len);
+        eventlog_batch_free(&eb);
+    }
+    for (size_t k = 0; k < it->n_jobs; k++) {
+        queue_job_t *j = &it->jobs[k];
+        qs_job_defaults(j, it->event ? it->event_id : NULL, now);
+        const char *payload = j->payload ? j->payload : it->event->json;
+        if (qs_add_job(qs, b, j, payload, *seq, *nseq, err) != 0) return -1;
+        if (j->mode == QUEUE_SEQUENTIAL) {
+            const queue_job_t **grown = realloc(*seq, (*nseq + 1) * sizeof **seq);
+            if (!grown) return err_set(err, R3E_EINTERNAL, "out of memory");
+            *seq = grown;
+            (*seq)[(*nseq)++] = j;
+        }
+    }
+    return 0;
+}
+
+static int qs_enqueue(queue_t *q, queue_item_t *items, size_t n, err_t *err) {
     qs_t *qs = QS(q);
-    char evid[27] = "";
-    eventlog_batch_t eb;
-    memset(&eb, 0, sizeof eb);
     qb_t b;
     qb_init(&b);
+    const queue_job_t **seq = NULL; /* sequential jobs of this write, not yet in the store */
+    size_t nseq = 0;
     int rc = 0;
     pthread_mutex_lock(&qs->mu);
     uint64_t now = qs_now(qs);
-    if (ev) {
-        int dup = eventlog_find_dup(qs->s, ev, evid, err);
-        if (dup != 0) {
-            if (dup > 0) {
-                if (duplicate) *duplicate = true;
-                if (event_id) snprintf(event_id, 27, "%s", evid);
-                dup = 0;
-            }
-            pthread_mutex_unlock(&qs->mu);
-            qb_free(&b);
-            return dup;
-        }
-        util_ulid(evid);
-        rc = eventlog_prepare(ev, evid, now, &eb, err);
-        for (size_t i = 0; rc == 0 && i < 3; i++)
-            qb_op(&b, eb.ops[i].kind, eb.ops[i].key, eb.ops[i].val, eb.ops[i].len);
-    }
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        qs_job_defaults(&jobs[i], ev ? evid : NULL, now);
-        rc = qs_add_job(qs, &b, &jobs[i], jobs[i].payload ? jobs[i].payload : ev->json, jobs, i,
-                        err);
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = qs_add_item(qs, &b, items, i, now, &seq, &nseq, err);
     if (rc == 0) rc = qb_commit(qs, &b, err);
     pthread_mutex_unlock(&qs->mu);
-    if (rc == 0 && event_id) snprintf(event_id, 27, "%s", evid);
-    eventlog_batch_free(&eb);
+    free(seq);
     qb_free(&b);
     return rc;
 }

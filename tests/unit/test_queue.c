@@ -486,6 +486,61 @@ static void test_event_and_jobs_are_written_together_and_deduplicated(void **sta
     free(rec);
 }
 
+static void test_batch_is_one_write_with_in_batch_dedupe_and_sequencing(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    eventlog_event_t a = {.source = "s", .ce_id = "a", .type = "t", .json = "{\"id\":\"a\"}"};
+    eventlog_event_t b = {.source = "s", .ce_id = "b", .type = "t", .json = "{\"id\":\"b\"}"};
+    queue_job_t ja = seq_job("K", NULL), jb = seq_job("K", NULL), ja2 = seq_job("K", NULL);
+    queue_item_t items[3] = {{.event = &a, .jobs = &ja, .n_jobs = 1},
+                             {.event = &b, .jobs = &jb, .n_jobs = 1},
+                             {.event = &a, .jobs = &ja2, .n_jobs = 1}};
+    assert_int_equal(queue_enqueue_batch(fx->q, items, 3, &err), 0);
+    assert_false(items[0].duplicate);
+    assert_false(items[1].duplicate);
+    assert_true(items[2].duplicate); /* a repeat inside the batch */
+    assert_string_equal(items[2].event_id, items[0].event_id);
+    assert_stats(fx->q, 1, 1, 0, 0); /* one sequential key: one ready, one waiting */
+    queue_job_t *got;
+    assert_int_equal(claim(fx->q, 10, &got), 1);
+    assert_string_equal(got[0].payload, a.json);
+    queue_jobs_free(got, 1);
+
+    /* A bad item rejects the whole batch. */
+    eventlog_event_t c = {.source = "s", .ce_id = "c", .type = "t", .json = "{}"};
+    queue_job_t bad = job_of("Bad Name", NULL);
+    queue_item_t two[2] = {{.event = &c}, {.event = &c, .jobs = &bad, .n_jobs = 1}};
+    assert_int_equal(queue_enqueue_batch(fx->q, two, 2, &err), -1);
+    char id[27];
+    assert_int_equal(eventlog_find_dup(fx->s, &c, id, &err), 0);
+}
+
+/* Not a benchmark (sanitizer build): prints the batched ingest rate for orientation. */
+static void test_batched_ingest_of_many_events(void **state) {
+    fixture_t *fx = *state;
+    enum { EVENTS = 5000, BATCH = 500 };
+    static eventlog_event_t evs[BATCH];
+    static queue_job_t jobs[BATCH];
+    static queue_item_t items[BATCH];
+    static char ids[BATCH][16];
+    err_t err;
+    uint64_t t0 = util_now_us();
+    for (int b = 0; b < EVENTS / BATCH; b++) {
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(ids[i], sizeof ids[i], "e%d", b * BATCH + i);
+            evs[i] = (eventlog_event_t){
+                .source = "bench", .ce_id = ids[i], .type = "t", .json = "{\"v\":1}"};
+            jobs[i] = job_of("noop", NULL);
+            items[i] = (queue_item_t){.event = &evs[i], .jobs = &jobs[i], .n_jobs = 1};
+        }
+        assert_int_equal(queue_enqueue_batch(fx->q, items, BATCH, &err), 0);
+    }
+    uint64_t dt = util_now_us() - t0;
+    fprintf(stderr, "batched ingest: %d events in %.1f ms (%.0f events/s)\n", EVENTS,
+            (double)dt / 1000, EVENTS * 1e6 / (double)(dt ? dt : 1));
+    assert_stats(fx->q, EVENTS, 0, 0, 0);
+}
+
 static void test_idempotency_keys_expire_after_their_ttl(void **state) {
     fixture_t *fx = *state;
     err_t err;
@@ -679,6 +734,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_sequential_job_needs_a_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_and_jobs_are_written_together_and_deduplicated,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_is_one_write_with_in_batch_dedupe_and_sequencing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batched_ingest_of_many_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_keys_expire_after_their_ttl, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_without_ack_loses_nothing, setup, teardown),
