@@ -689,6 +689,9 @@ int vault_rotate_master(vault_t *v, size_t max_records, vault_status_t *status, 
     if (!status) status = &tmp;
     if (vault_status(v, status, err) != 0) return -1;
     if (!status->rotating) return 0;
+    if (!vault_keyring_has(v->kr, status->current)) /* state changed by another process */
+        return err_set(err, R3E_EUNAVAIL, "master key version %u is not loaded; restart with it",
+                       status->current);
     rotate_acc_t a = {.to = status->current, .max = max_records};
     char after[ID_MAX];
     if (rotation_get(v, a.to, after, err) != 0) return -1;
