@@ -17,7 +17,11 @@ const START_TIMEOUT_MS = Number(process.env.R3E_E2E_START_TIMEOUT_MS ?? 60000);
 const STOP_TIMEOUT_MS = 20000;
 const REQUEST_TIMEOUT_MS = 60000;
 
-// Polls fn until it returns a truthy value; throws with `what` after timeoutMs.
+// An error that ends a waitFor at once instead of being retried (e.g. the server died).
+export class FatalError extends Error {}
+
+// Polls fn until it returns a truthy value; throws with `what` after timeoutMs. Errors
+// thrown by fn are retried (the last one is reported), except FatalError.
 export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 50, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   let lastErr;
@@ -26,6 +30,7 @@ export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 50, what = '
       const v = await fn();
       if (v) return v;
     } catch (e) {
+      if (e instanceof FatalError) throw e;
       lastErr = e;
     }
     if (Date.now() > deadline) {
@@ -88,19 +93,19 @@ export class Server {
         resolve(this.exited);
       });
       this.proc.on('error', (e) => {
-        this.exited = { code: null, signal: null, error: e };
+        this.exited = { code: null, signal: null, error: e.message };
         resolve(this.exited);
       });
     });
     try {
       this.port = await waitFor(async () => {
-        if (this.exited) throw new Error(`server exited early: ${JSON.stringify(this.exited)}`);
+        if (this.exited) throw new FatalError(`server exited early: ${JSON.stringify(this.exited)}`);
         const text = await readFile(portFile, 'utf8').catch(() => '');
         const port = Number.parseInt(text.trim(), 10);
         return port > 0 && port < 65536 ? port : null;
       }, { timeoutMs: START_TIMEOUT_MS, intervalMs: 50, what: 'the port file' });
       await waitFor(async () => {
-        if (this.exited) throw new Error(`server exited early: ${JSON.stringify(this.exited)}`);
+        if (this.exited) throw new FatalError(`server exited early: ${JSON.stringify(this.exited)}`);
         // Re-read: the first read may have raced the writer.
         const port = Number.parseInt((await readFile(portFile, 'utf8')).trim(), 10);
         if (port > 0) this.port = port;
