@@ -33,6 +33,7 @@ typedef struct api {
     struct auth_jwt *jwt;           /* NULL when no signing/verifying key is configured */
     struct auth_ratelimit *rl_key;  /* per principal */
     struct auth_ratelimit *rl_ns;   /* per namespace */
+    struct evsys *ev;               /* evsys.c: queue, triggers, sources; owned by server.c */
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
 } api_t;
 

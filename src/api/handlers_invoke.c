@@ -4,6 +4,7 @@
  * and sent as the response body of /invoke. This is the hot path: no JSON round trip of
  * the result, one allocation for the record. */
 #include "api/api.h"
+#include "api/evsys.h"
 #include "api/livehub.h"
 #include "api/trigger.h"
 
@@ -229,6 +230,10 @@ static void inv_free(inv_t *iv) {
 void api_h_invoke(http_req_t *r, const route_match_t *m) {
     if (!util_valid_name(m->params[0])) {
         http_send_error(r, R3E_EINVAL, "function name must match [a-z0-9][a-z0-9-]{0,62}");
+        return;
+    }
+    if (api_invoke_is_async(r)) { /* ?async=1: queued, 202 (handlers_events.c) */
+        api_h_invoke_async(r, m);
         return;
     }
     const char *event = "null";

@@ -8,6 +8,7 @@
 #include "api/server.h"
 
 #include "api/api.h"
+#include "api/evsys.h"
 #include "api/handlers_ws.h"
 #include "api/livehub.h"
 #include "core/util.h"
@@ -59,6 +60,19 @@ static const route_t srv_routes[] = {
     ROUTE("DELETE", "/v1/keys/{id}", api_h_keys_revoke),
     ROUTE("POST", "/v1/auth/token", api_h_auth_token),
     ROUTE("GET", "/v1/audit", api_h_audit),
+    ROUTE("POST", "/v1/events", api_h_events_publish),
+    ROUTE("GET", "/v1/events", api_h_events_list),
+    ROUTE("GET", "/v1/events/{id}", api_h_events_get),
+    ROUTE("POST", "/v1/triggers", api_h_triggers_create),
+    ROUTE("GET", "/v1/triggers", api_h_triggers_list),
+    ROUTE("GET", "/v1/triggers/{id}", api_h_triggers_get),
+    ROUTE("DELETE", "/v1/triggers/{id}", api_h_triggers_delete),
+    ROUTE("POST", "/v1/triggers/{id}/enable", api_h_triggers_enable),
+    ROUTE("POST", "/v1/triggers/{id}/disable", api_h_triggers_disable),
+    ROUTE("GET", "/v1/dlq", api_h_dlq_list),
+    ROUTE("POST", "/v1/dlq/{id}/replay", api_h_dlq_replay),
+    ROUTE("DELETE", "/v1/dlq/{id}", api_h_dlq_delete),
+    ROUTE("*", "/hooks/{id}", api_h_hook),
 };
 
 const route_t *api_route_table(size_t *n) {
@@ -105,6 +119,14 @@ void api_h_metrics(http_req_t *r, const route_match_t *m) {
         text = both ? both : text;
     }
     free(ws);
+    char *evm = evsys_metrics_text(r->api); /* r3e_queue_*, r3e_dlq_*, r3e_deliveries_* */
+    if (text && evm && *evm) {
+        size_t a = strlen(text), b = strlen(evm);
+        char *both = realloc(text, a + b + 1);
+        if (both) memcpy(both + a, evm, b + 1);
+        text = both ? both : text;
+    }
+    free(evm);
     if (!text) {
         http_send_error(r, R3E_EINTERNAL, "could not render metrics");
         return;
@@ -483,6 +505,8 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     }
     MHD_stop_daemon(d);
     log_info("shutdown: http stopped");
+    evsys_stop(api); /* sources, then dispatchers (in-flight runs finish), then the queue */
+    log_info("shutdown: event sources and dispatchers stopped");
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
     log_info("shutdown: workers stopped");
@@ -551,6 +575,10 @@ int server_main(int argc, char **argv) {
         goto out;
     }
     log_info("runtime started");
+    if (evsys_start(api, &err) < 0) {
+        log_error("cannot start the event system: %s", err.msg);
+        goto out;
+    }
     d = srv_start_http(api, &err);
     if (!d) {
         log_error("%s", err.msg);
@@ -568,6 +596,7 @@ int server_main(int argc, char **argv) {
     rc = 0;
 out:
     if (d) MHD_stop_daemon(d);
+    evsys_stop(api);
     runtime_stop(api->rt, 0);
     store_close(api->store);
     logbus_free(api->bus);

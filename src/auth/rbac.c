@@ -45,8 +45,15 @@
     X("GET", "/v1/triggers", AUTH_PERM_TRIGGERS_READ)                                              \
     X("GET", "/v1/triggers/{id}", AUTH_PERM_TRIGGERS_READ)                                         \
     X("DELETE", "/v1/triggers/{id}", AUTH_PERM_TRIGGERS_WRITE)                                     \
+    X("POST", "/v1/triggers/{id}/enable", AUTH_PERM_TRIGGERS_WRITE)                                \
+    X("POST", "/v1/triggers/{id}/disable", AUTH_PERM_TRIGGERS_WRITE)                               \
+    X("GET", "/v1/dlq", AUTH_PERM_TRIGGERS_READ)                                                   \
+    X("POST", "/v1/dlq/{id}/replay", AUTH_PERM_TRIGGERS_WRITE)                                     \
+    X("DELETE", "/v1/dlq/{id}", AUTH_PERM_TRIGGERS_WRITE)                                          \
     X("POST", "/v1/events", AUTH_PERM_EVENTS_PUBLISH)                                              \
     X("GET", "/v1/events", AUTH_PERM_EVENTS_READ)                                                  \
+    X("GET", "/v1/events/{id}", AUTH_PERM_EVENTS_READ)                                             \
+    X("*", "/hooks/{id}", AUTH_PUBLIC) /* webhooks: their own HMAC check per trigger */           \
     X("GET", "/v1/ws", AUTH_PERM_EVENTS_READ)                                                      \
     X("POST", "/v1/graphql", AUTH_PERM_FUNCTIONS_READ)                                             \
     X("POST", "/v1/keys", AUTH_PERM_KEYS_ADMIN)                                                    \
