@@ -1,0 +1,98 @@
+// Asynchronous invocation: POST /v1/functions/{name}/invoke?async=1 -> 202 + execution id,
+// the record from "queued" to its final status, Idempotency-Key, retries with the attempt
+// count recorded, and X-Callback-Url (egress policy applies).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startServer, uniqueName, assertError, waitFor } from './lib/server.mjs';
+
+let srv;
+before(async () => { srv = await startServer({ workers: 2, egressAllow: '127.0.0.1' }); });
+after(async () => { await srv?.close(); });
+
+const FINAL = new Set(['ok', 'error', 'timeout', 'memory_limit', 'crashed']);
+
+async function finalRecord(id, timeoutMs = 20000) {
+  return waitFor(async () => {
+    const g = await srv.get(`/v1/executions/${id}`);
+    return g.status === 200 && FINAL.has(g.body.status) && !g.body.will_retry ? g.body : null;
+  }, { timeoutMs, intervalMs: 100, what: `execution ${id} to finish` });
+}
+
+test('202 with an execution id; the record goes from queued to ok', async () => {
+  const name = uniqueName('async');
+  await srv.deploy(name, 'export default async (e) => ({ got: e })');
+  const r = await srv.post(`/v1/functions/${name}/invoke?async=1`, { x: 1 });
+  assert.equal(r.status, 202, r.text);
+  assert.match(r.body.execution_id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.equal(r.headers.get('x-r3e-execution-id'), r.body.execution_id);
+  const g = await srv.get(`/v1/executions/${r.body.execution_id}`);
+  assert.equal(g.status, 200, 'the record exists from enqueue');
+  assert.ok(['queued', 'running', 'ok'].includes(g.body.status), g.text);
+  const rec = await finalRecord(r.body.execution_id);
+  assert.equal(rec.status, 'ok');
+  assert.deepEqual(rec.result, { got: { x: 1 } });
+  assert.equal(rec.attempts, 1);
+  assert.equal(rec.async, true);
+});
+
+test('unknown function: 404 before anything is queued', async () => {
+  const r = await srv.post(`/v1/functions/${uniqueName('nope')}/invoke?async=1`, {});
+  assertError(r, 404, 'not_found');
+});
+
+test('Idempotency-Key: the same key returns the first execution id', async () => {
+  const name = uniqueName('idem');
+  await srv.deploy(name, 'export default async (e) => e');
+  const key = `k-${Date.now()}`;
+  const a = await srv.post(`/v1/functions/${name}/invoke?async=1`, { n: 1 }, { headers: { 'idempotency-key': key } });
+  const b = await srv.post(`/v1/functions/${name}/invoke?async=1`, { n: 2 }, { headers: { 'idempotency-key': key } });
+  const c = await srv.post(`/v1/functions/${name}/invoke?async=1`, { n: 3 }, { headers: { 'idempotency-key': `${key}-other` } });
+  assert.equal(a.status, 202, a.text);
+  assert.equal(b.status, 202, b.text);
+  assert.equal(b.body.execution_id, a.body.execution_id);
+  assert.notEqual(c.body.execution_id, a.body.execution_id);
+  const rec = await finalRecord(a.body.execution_id);
+  assert.deepEqual(rec.result, { n: 1 }, 'the first request ran, the repeat did not');
+});
+
+test('a function failing twice then succeeding: three attempts recorded', async () => {
+  const name = uniqueName('flaky');
+  await srv.deploy(name, `export default async function (e, ctx) {
+    const n = Number((await ctx.kv.get('n')) || 0) + 1;
+    await ctx.kv.put('n', String(n));
+    if (n < 3) throw new Error('attempt ' + n + ' fails');
+    return { n };
+  }`);
+  const r = await srv.post(`/v1/functions/${name}/invoke?async=1`, {});
+  assert.equal(r.status, 202, r.text);
+  const rec = await finalRecord(r.body.execution_id, 30000);
+  assert.equal(rec.status, 'ok', JSON.stringify(rec));
+  assert.equal(rec.attempts, 3);
+  assert.deepEqual(rec.result, { n: 3 });
+});
+
+test('X-Callback-Url receives the final execution record (allowed by --egress-allow)', async () => {
+  const got = [];
+  const hs = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { got.push(JSON.parse(body)); res.end('ok'); });
+  });
+  await new Promise((resolve) => hs.listen(0, '127.0.0.1', resolve));
+  try {
+    const name = uniqueName('cb');
+    await srv.deploy(name, 'export default async () => 42');
+    const url = `http://127.0.0.1:${hs.address().port}/done`;
+    const r = await srv.post(`/v1/functions/${name}/invoke?async=1`, {}, { headers: { 'x-callback-url': url } });
+    assert.equal(r.status, 202, r.text);
+    await waitFor(() => got.length > 0, { timeoutMs: 15000, what: 'the callback' });
+    assert.equal(got[0].execution_id, r.body.execution_id);
+    assert.equal(got[0].status, 'ok');
+    assert.equal(got[0].result, 42);
+    const bad = await srv.post(`/v1/functions/${name}/invoke?async=1`, {}, { headers: { 'x-callback-url': 'ftp://x' } });
+    assertError(bad, 400, 'invalid_argument');
+  } finally {
+    hs.close();
+  }
+});
