@@ -36,6 +36,7 @@
 #include <wslay/wslay.h>
 
 #define WS_FEED_MAX 16              /* messages handed to wslay at a time */
+#define WS_QUEUED_MAX 1024          /* frames waiting in wslay (answers, pongs) */
 #define WS_DIRECT_MAX (1024 * 1024) /* bytes of answers queued to wslay directly */
 #define WS_SNDBUF (128 * 1024)      /* kernel send buffer: bounds a slow reader's share */
 #define WS_LINGER_SLOW_MS 5000      /* a dropped slow consumer gets this long to read */
@@ -341,6 +342,11 @@ static void ws_loop(ws_session_t *s) {
         ws_check_hub(s, now);
         ws_keepalive(s, now);
         if (ws_pump(s) < 0) return;
+        if (!s->closing && wslay_event_get_queued_msg_count(s->ctx) > WS_QUEUED_MAX) {
+            /* e.g. a ping flood from a client that does not read the pongs */
+            livehub_count_drop(LIVEHUB_DROP_SLOW);
+            ws_close(s, WS_CLOSE_POLICY, "slow consumer", WS_LINGER_MS);
+        }
         if (!wslay_event_want_read(s->ctx) && !wslay_event_want_write(s->ctx)) return;
         if (s->closing && now >= s->close_deadline_us) {
             if (!s->end_reason) s->end_reason = "close timed out";
