@@ -63,7 +63,10 @@ int vault_keyring_add_dir(vault_keyring_t *kr, const char *dir, err_t *err);
  *        R3E_MASTER_KEY_VERSION (default 1); during a rotation the previous key in
  *        R3E_MASTER_KEY_OLD_FILE=path | R3E_MASTER_KEY_OLD=hex/base64, version
  *        R3E_MASTER_KEY_OLD_VERSION (default current - 1)
- * R3E_ENOTFOUND when no source is set (the server then runs without a vault). */
+ * R3E_ENOTFOUND when no source is set (the server then runs without a vault).
+ * R3E_MASTER_KEY / R3E_MASTER_KEY_OLD are wiped and removed from the environment once
+ * read, so processes started later (workers) do not inherit them. Not thread-safe
+ * (setenv/unsetenv): call at start-up, before other threads run. */
 int vault_keyring_from_env(vault_keyring_t **out, err_t *err);
 uint32_t vault_keyring_current(const vault_keyring_t *kr); /* highest version; 0 if empty */
 bool vault_keyring_has(const vault_keyring_t *kr, uint32_t version);

@@ -187,8 +187,13 @@ static int env_key(vault_keyring_t *kr, const char *file_var, const char *inline
     if (file && text)
         return err_set(err, R3E_EINVAL, "set %s or %s, not both", file_var, inline_var);
     if (file) return vault_keyring_add_file(kr, version, file, err);
-    if (text) return vault_keyring_add_encoded(kr, version, text, strlen(text), err);
-    return 0;
+    if (!text) return 0;
+    int rc = vault_keyring_add_encoded(kr, version, text, strlen(text), err);
+    /* A key in the environment would be inherited by every process the server starts
+     * (workers included): wipe the value in place, then drop the variable. */
+    sodium_memzero((char *)text, strlen(text));
+    unsetenv(inline_var);
+    return rc;
 }
 
 int vault_keyring_from_env(vault_keyring_t **out, err_t *err) {

@@ -110,6 +110,9 @@ static void env_file_and_old_file_give_two_versions(void **state) {
     assert_int_equal(vault_keyring_current(kr), 7);
     assert_false(vault_keyring_has(kr, 6));
     vault_keyring_free(kr);
+    /* an inline key is gone from the environment once read: workers cannot inherit it */
+    assert_null(getenv("R3E_MASTER_KEY"));
+    setenv("R3E_MASTER_KEY", key_hex, 1);
 
     setenv("R3E_MASTER_KEY_OLD", key_b64, 1);
     setenv("R3E_MASTER_KEY_OLD_VERSION", "9", 1); /* old must be below current */
