@@ -83,6 +83,30 @@ static void worker_close(worker_t *w) {
     w->fd = -1;
 }
 
+/* Workers hold no secrets (issue 4): they get an allow-list of the server's environment,
+ * never R3E_MASTER_KEY*, API keys, database URLs or anything else an operator set. */
+static bool worker_env_passes(const char *kv) {
+    static const char *const keep[] = {"PATH=",
+                                       "LANG=",
+                                       "LC_",
+                                       "TZ=",
+                                       "HOME=",
+                                       "TMPDIR=",
+                                       "SSL_CERT_FILE=",
+                                       "SSL_CERT_DIR=",
+                                       "CURL_CA_BUNDLE=",
+                                       "R3E_LOG",
+                                       "R3E_WORKER_",
+                                       "ASAN_OPTIONS=",
+                                       "UBSAN_OPTIONS=",
+                                       "LSAN_OPTIONS=",
+                                       "R3E_TEST_",
+                                       NULL};
+    for (int k = 0; keep[k]; k++)
+        if (strncmp(kv, keep[k], strlen(keep[k])) == 0) return true;
+    return false;
+}
+
 /* Starts one worker process and waits for its "ready". Called without rt->mu held.
  * Returns 0 with w->pid/w->fd set, or -1. */
 static int worker_spawn(runtime_t *rt, worker_t *w, err_t *err) {
@@ -103,7 +127,7 @@ static int worker_spawn(runtime_t *rt, worker_t *w, err_t *err) {
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++)
         if (strncmp(environ[i], "R3E_EGRESS_ALLOW=", 17) != 0 &&
-            strncmp(environ[i], "R3E_WARM_CONTEXTS=", 18) != 0)
+            strncmp(environ[i], "R3E_WARM_CONTEXTS=", 18) != 0 && worker_env_passes(environ[i]))
             envp[k++] = environ[i];
     envp[k++] = rt->egress_env;
     envp[k++] = rt->warm_env;
@@ -551,6 +575,7 @@ int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t
             t0 + ((uint64_t)(v->timeout_ms ? v->timeout_ms : 10000) + RT_GRACE_MS) * 1000u;
         const char *fatal_reason = NULL;
         char fatal_buf[16] = "";
+        char fatal_syscall[32] = ""; /* a syscall outside the worker's seccomp allow-list */
         bool dead = false, planned = false, finished = false;
         while (!finished) {
             uint64_t now = util_now_us();
@@ -573,8 +598,16 @@ int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t
                 result_set_error(out, memory ? "MemoryError" : "WorkerCrash",
                                  memory ? "function exceeded its memory limit"
                                         : "the worker running this function crashed");
-                log_json(LOG_WARN, &lc, json_pack("{s:i,s:s}", "pid", pid, "signal", fatal_buf),
-                         "worker died during invocation");
+                json_t *why = json_pack("{s:i,s:s}", "pid", pid, "signal", fatal_buf);
+                if (fatal_syscall[0]) {
+                    json_object_set_new(why, "syscall", json_string(fatal_syscall));
+                    char msg[96];
+                    snprintf(msg, sizeof msg,
+                             "the worker running this function crashed (forbidden syscall %s)",
+                             fatal_syscall);
+                    result_set_error(out, "WorkerCrash", msg);
+                }
+                log_json(LOG_WARN, &lc, why, "worker died during invocation");
                 dead = true;
                 break;
             }
@@ -591,6 +624,8 @@ int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t
             } else if (strcmp(t, "fatal") == 0) {
                 const char *reason = json_string_value(json_object_get(m.header, "reason"));
                 fatal_reason = reason && strcmp(reason, "memory") == 0 ? "memory" : "crash";
+                const char *sc = json_string_value(json_object_get(m.header, "syscall"));
+                if (sc) snprintf(fatal_syscall, sizeof fatal_syscall, "%s", sc);
                 snprintf(fatal_buf, sizeof fatal_buf, "%s",
                          signal_name((int)json_integer_value(json_object_get(m.header, "signal"))));
             } else {

@@ -95,6 +95,22 @@ int sbx_check_syntax(char *code, size_t len, size_t skip, char *msg, size_t msgl
  * the filter could not be installed (logged). */
 int sbx_lockdown(void);
 
+/* The same with a choice of filter: OFF (limits and capabilities only), LOG (the
+ * allow-list with SCMP_ACT_LOG as default: syscalls outside it are logged by the kernel
+ * audit, not refused; for finding what a new library needs) or ENFORCE (default action
+ * SIGSYS: the worker's handler reports the syscall name and dies). The worker picks it
+ * from R3E_WORKER_SECCOMP ("0", "log", anything else = enforce). */
+typedef enum { SBX_LOCK_OFF, SBX_LOCK_LOG, SBX_LOCK_ENFORCE } sbx_lock_mode_t;
+int sbx_lockdown_mode(sbx_lock_mode_t mode);
+/* Only the seccomp filter (unit tests install it in a forked child). */
+int sbx_lockdown_filter(sbx_lock_mode_t mode);
+/* Name of syscall nr on this architecture, from a table filled when the filter was
+ * installed; async-signal-safe (for the SIGSYS handler). NULL when unknown. */
+const char *sbx_lockdown_syscall_name(int nr);
+/* The unconditionally allowed syscalls (NULL-terminated); clone, openat, socket, prctl
+ * and tgkill are allowed with argument checks on top (see sandbox_lockdown.c). */
+extern const char *const sbx_lockdown_allowed[];
+
 /* RSS in bytes (from /proc/self/statm; async-signal-safe). */
 size_t sbx_rss_bytes(void);
 
