@@ -248,6 +248,8 @@ function spawnCli(server, args) {
   return p;
 }
 
+const connectedCount = (s) => s.logLines().filter((l) => l.msg === 'ws: connected').length;
+
 describe('cli', () => {
   test('`r3e logs NAME -f` prints the history, then lines of new invocations as `r3e logs` does', async () => {
     const name = uniqueName('tail');
@@ -280,13 +282,49 @@ describe('cli', () => {
     assert.match(r.stderr, /error: not_found: function "no-such-fn" not found/);
   });
 
+  test('accepted events reach matching subscribers and `r3e events tail`', async (t) => {
+    const probe = await srv.get('/v1/events?limit=1');
+    if (probe.status === 404 || probe.status === 405) {
+      t.skip('this build has no events API (POST /v1/events) yet');
+      return;
+    }
+    const c = await connect(srv);
+    await c.subscribe({ subscribe: 'events', type: 'order.*' });
+    const before = connectedCount(srv);
+    const tail = spawnCli(srv, ['events', 'tail', '--type', 'order.*']);
+    const jsonTail = spawnCli(srv, ['--json', 'events', 'tail', '--source', '/shop-ws']);
+    try {
+      await waitFor(() => connectedCount(srv) >= before + 2, { what: 'the tails to connect' });
+      await sleep(300); // the tails' subscriptions are acknowledged right after connecting
+      for (const [id, type] of [['w1', 'order.created'], ['w2', 'user.created']]) {
+        const r = await srv.post('/v1/events', { specversion: '1.0', id, source: '/shop-ws', type, data: { id } },
+          { headers: { 'content-type': 'application/cloudevents+json' } });
+        assert.ok(r.status < 300, r.text);
+      }
+      const m = await c.next((x) => x.type === 'event', 'the event message');
+      assert.equal(m.event.id, 'w1');
+      assert.equal(m.event.type, 'order.created');
+      await waitFor(() => tail.stdout.includes(' order.created /shop-ws w1 {"id":"w1"}'), { what: `the tail line in ${tail.stdout}` });
+      await waitFor(() => jsonTail.stdout.trim().split('\n').length === 2, { what: `two JSON events in ${jsonTail.stdout}` });
+      assert.deepEqual(jsonTail.stdout.trim().split('\n').map((l) => JSON.parse(l).id), ['w1', 'w2']);
+      await sleep(200);
+      assert.equal(c.messages.filter((x) => x.type === 'event').length, 1, 'user.created is filtered out');
+      assert.ok(!tail.stdout.includes('user.created'));
+    } finally {
+      c.ws.close();
+      tail.child.kill('SIGKILL');
+      jsonTail.child.kill('SIGKILL');
+    }
+  });
+
   test('`r3e events tail` checks its flags', async () => {
     const r = await runCli(['events', 'tail', '--type'], { server: srv.url });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /usage: events tail/);
+    const before = connectedCount(srv);
     const t = spawnCli(srv, ['events', 'tail', '--type', 'com.example.*']);
     try {
-      await waitFor(() => srv.logLines().some((l) => l.msg === 'ws: connected'), { what: 'the tail to connect' });
+      await waitFor(() => connectedCount(srv) > before, { what: 'the tail to connect' });
       await sleep(200);
       assert.equal(t.exited, null, `still tailing: ${t.stderr}`);
     } finally {
