@@ -37,7 +37,8 @@ void api_config_usage(void) {
             "  --tls-key PATH         …and this private key (PEM)\n"
             "  --tls-client-ca PATH   require client certificates signed by this CA (mTLS)\n"
             "  --max-connections N    concurrent connections, default 1024\n"
-            "  --per-ip-connections N concurrent connections per client IP, default 256\n");
+            "  --per-ip-connections N concurrent connections per client IP, default 256\n"
+            "  --event-retention-days N  keep the event log N days, default 7\n");
 }
 
 static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {
@@ -133,6 +134,9 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
     } else if (strcmp(flag, "--connection-timeout") == 0) {
         if (config_int(flag, v, 1, 3600, &n, err) < 0) return -1;
         c->conn_timeout_s = (int)n;
+    } else if (strcmp(flag, "--event-retention-days") == 0) {
+        if (config_int(flag, v, 1, 36500, &n, err) < 0) return -1;
+        c->event_retention_days = (uint32_t)n;
     } else if (strcmp(flag, "--default-concurrency") == 0) {
         if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
         c->default_concurrency = (uint32_t)n;
@@ -151,6 +155,7 @@ static const struct {
     {"R3E_AUTH", "--auth"},         {"R3E_JWT_SECRET_FILE", "--jwt-secret-file"},
     {"R3E_TLS_CERT", "--tls-cert"}, {"R3E_TLS_KEY", "--tls-key"},
     {"R3E_TLS_CLIENT_CA", "--tls-client-ca"},
+    {"R3E_EVENT_RETENTION_DAYS", "--event-retention-days"},
 };
 
 int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
@@ -164,6 +169,7 @@ int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
     c->rl_ns_rate = 1000, c->rl_ns_burst = 2000;
     c->max_connections = 1024;
     c->per_ip_connections = 256;
+    c->event_retention_days = 7;
     bool seen[sizeof config_env / sizeof config_env[0]] = {0};
 
     for (int i = 1; i < argc; i++) {

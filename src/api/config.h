@@ -39,6 +39,7 @@ typedef struct {
     char tls_cert[1024], tls_key[1024], tls_client_ca[1024]; /* PEM files */
     unsigned max_connections;     /* MHD connection limit */
     unsigned per_ip_connections;  /* MHD per-IP connection limit, 0 = none */
+    uint32_t event_retention_days; /* event log retention (evsys.c prunes), default 7 */
 } api_config_t;
 
 /* argv[0] is "server". Returns 0, or -1 with R3E_EINVAL and a message for the operator. */

@@ -24,6 +24,7 @@
 #define EV_SKIP_GRACE_S 5       /* skip: a tick this late still fires (scheduler jitter) */
 #define EV_SCHED_TICK_MS 200    /* scheduler resolution */
 #define EV_DEST_TIMEOUT_MS 5000 /* destination / callback POSTs */
+#define EV_PRUNE_EVERY_MS 60000 /* event-log retention and idempotency-key GC */
 
 typedef struct {
     evsys_trig_t t;
@@ -600,12 +601,35 @@ static void ev_sched_pass(evsys_t *ev) {
     free(due);
 }
 
+/* Retention: events older than --event-retention-days and expired idempotency keys, in
+ * bounded batches so one pass never holds the store for long. */
+static void ev_prune(evsys_t *ev) {
+    uint32_t days = ev->api->cfg.event_retention_days ? ev->api->cfg.event_retention_days : 7;
+    uint64_t cutoff = util_wall_ms() - (uint64_t)days * 86400000ull;
+    size_t deleted = 0, total = 0;
+    err_t er;
+    do {
+        if (eventlog_retain(ev->api->store, cutoff, 1000, &deleted, &er) < 0) {
+            log_warn("event retention: %s", er.msg);
+            break;
+        }
+        total += deleted;
+    } while (deleted == 1000 && total < 100000);
+    if (total) log_info("event retention: %zu events older than %u days deleted", total, days);
+    if (queue_idem_gc(ev->q, 0, &deleted, &er) < 0) log_warn("idempotency key GC: %s", er.msg);
+}
+
 static void *ev_sched_main(void *arg) {
     evsys_t *ev = arg;
+    uint64_t next_prune = 0;
     pthread_mutex_lock(&ev->sched_mu);
     while (!ev->sched_stop) {
         pthread_mutex_unlock(&ev->sched_mu);
         ev_sched_pass(ev);
+        if (util_wall_ms() >= next_prune) {
+            ev_prune(ev);
+            next_prune = util_wall_ms() + EV_PRUNE_EVERY_MS;
+        }
         pthread_mutex_lock(&ev->sched_mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
