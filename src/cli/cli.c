@@ -50,6 +50,14 @@ void cli_usage(void) {
           "  rollback NAME VERSION         make VERSION the active version\n"
           "  logs NAME [-f] [--limit N]    print function logs; -f follows new lines\n"
           "  events tail [--type T] [--source S]   print events as they are accepted\n"
+          "  events publish --type T --source S [--id ID] [--data JSON]   publish a CloudEvent\n"
+          "  events ls [--type T] [--source S] [--limit N]   read the event log (newest first)\n"
+          "  invoke NAME --async [--data JSON]      queue the invocation; prints its execution id\n"
+          "  triggers create FUNCTION (--custom | --schedule CRON | --webhook) [--filter JSON]\n"
+          "           [--secret S] [--sequential] [--max-attempts N] [--backoff-ms N]\n"
+          "           [--missed skip|catch_up] [--on-failure FN] [--on-success FN]\n"
+          "  triggers ls | rm ID | enable ID | disable ID\n"
+          "  dlq ls | replay ID | rm ID      dead-lettered async work\n"
           "  exec ID                       show one execution record\n"
           "  keys create --role ROLE [--expires 30d] [--name N]   create an API key in\n"
           "                                --namespace (printed once)\n"
@@ -395,8 +403,13 @@ static char *invoke_event(const char *data) {
 
 static int cmd_invoke(cli_t *cli) {
     const char *name = NULL, *data = NULL;
+    bool async = false;
     for (int i = 0; i < cli->nargs; i++) {
         const char *a = cli->args[i];
+        if (strcmp(a, "--async") == 0) {
+            async = true;
+            continue;
+        }
         int m = opt_value(cli, &i, "--data", &data);
         if (m == 0) m = opt_value(cli, &i, "-d", &data);
         if (m < 0) return usage_error("%s needs a value", "--data");
@@ -408,12 +421,20 @@ static int cmd_invoke(cli_t *cli) {
     if (!name) return usage_error("%s", "invoke NAME [--data JSON|@FILE]");
     char *event = invoke_event(data);
     if (!event) return EXIT_FAIL;
-    char *path = path_with(cli, "/v1/functions", name, "/invoke");
+    char *path = path_with(cli, "/v1/functions", name, async ? "/invoke?async=1" : "/invoke");
     httpc_response_t r;
     int rc = path ? cli_call(cli, "POST", path, event, &r) : EXIT_FAIL;
     free(path);
     free(event);
     if (rc) return rc;
+    if (async) { /* 202 {"execution_id"}: the id is what a script needs */
+        json_t *v = parse_body(&r);
+        if (!print_raw(cli, &r) && v)
+            printf("%s\n", json_string_value(json_object_get(v, "execution_id")));
+        json_decref(v);
+        httpc_response_free(&r);
+        return v ? EXIT_OK : EXIT_FAIL;
+    }
     json_t *v = parse_body(&r);
     if (!v)
         rc = EXIT_FAIL;
@@ -705,9 +726,178 @@ static int cmd_logs(cli_t *cli) {
 
 /* --- dispatch -------------------------------------------------------------------- */
 
+/* --- events publish/ls, triggers, dlq (docs/events.md) ------------------------------ */
+
+/* Sends, then prints the JSON answer (indented unless --json). */
+static int call_and_dump(cli_t *cli, const char *method, const char *path, const char *body) {
+    httpc_response_t r;
+    int rc = cli_call(cli, method, path, body, &r);
+    if (rc) return rc;
+    if (!print_raw(cli, &r)) {
+        json_t *v = parse_body(&r);
+        char *t = v ? json_dumps(v, JSON_INDENT(2)) : NULL;
+        if (t) printf("%s\n", t);
+        free(t);
+        rc = v ? EXIT_OK : EXIT_FAIL;
+        json_decref(v);
+    }
+    httpc_response_free(&r);
+    return rc;
+}
+
+/* Appends "&k=<escaped v>" (or "?k=…" first) to a path buffer. */
+static void query_add(cli_t *cli, char *buf, size_t cap, const char *k, const char *v) {
+    if (!v) return;
+    err_t err = {0};
+    httpc_t *h = cli_http(cli, &err);
+    char *esc = h ? httpc_escape(h, v) : NULL;
+    if (!esc) return;
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%c%s=%s", strchr(buf, '?') ? '&' : '?', k, esc);
+    free(esc);
+}
+
+static int cmd_events_publish(cli_t *cli) {
+    const char *type = NULL, *source = NULL, *id = NULL, *data = NULL;
+    for (int i = 1; i < cli->nargs; i++) {
+        int m = opt_value(cli, &i, "--type", &type);
+        if (m == 0) m = opt_value(cli, &i, "--source", &source);
+        if (m == 0) m = opt_value(cli, &i, "--id", &id);
+        if (m == 0) m = opt_value(cli, &i, "--data", &data);
+        if (m <= 0)
+            return usage_error("%s", "events publish --type T --source S [--id ID] [--data JSON]");
+    }
+    if (!type || !source)
+        return usage_error("%s", "events publish --type T --source S [--id ID] [--data JSON]");
+    json_t *ev = json_pack("{s:s,s:s,s:s}", "specversion", "1.0", "type", type, "source", source);
+    if (id) json_object_set_new(ev, "id", json_string(id));
+    if (data) {
+        json_error_t je;
+        json_t *d = json_loads(data, JSON_DECODE_ANY, &je);
+        if (!d) {
+            json_decref(ev);
+            return usage_error("--data is not JSON: %s", je.text);
+        }
+        json_object_set_new(ev, "data", d);
+    }
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    int rc = body ? call_and_dump(cli, "POST", "/v1/events", body) : EXIT_FAIL;
+    free(body);
+    return rc;
+}
+
+static int cmd_events_ls(cli_t *cli) {
+    const char *type = NULL, *source = NULL, *limit = NULL;
+    for (int i = 1; i < cli->nargs; i++) {
+        int m = opt_value(cli, &i, "--type", &type);
+        if (m == 0) m = opt_value(cli, &i, "--source", &source);
+        if (m == 0) m = opt_value(cli, &i, "--limit", &limit);
+        if (m <= 0) return usage_error("%s", "events ls [--type T] [--source S] [--limit N]");
+    }
+    char path[1024] = "/v1/events";
+    query_add(cli, path, sizeof path, "type", type);
+    query_add(cli, path, sizeof path, "source", source);
+    query_add(cli, path, sizeof path, "limit", limit);
+    return call_and_dump(cli, "GET", path, NULL);
+}
+
 static int cmd_events(cli_t *cli) {
+    if (cli->nargs >= 1 && strcmp(cli->args[0], "publish") == 0) return cmd_events_publish(cli);
+    if (cli->nargs >= 1 && strcmp(cli->args[0], "ls") == 0) return cmd_events_ls(cli);
     cli_live_opts_t o = {cli->server, cli->token, cli->ns, cli->json};
     return cli_live_events(&o, cli->args, cli->nargs);
+}
+
+#define TRIG_USAGE                                                                                 \
+    "triggers create FUNCTION (--custom | --schedule CRON | --webhook) [--filter JSON] "           \
+    "[--secret S] [--sequential] [--max-attempts N] [--backoff-ms N] [--missed skip|catch_up] "    \
+    "[--on-failure FN] [--on-success FN]"
+
+static int trig_create(cli_t *cli) {
+    json_t *t = json_object(), *src = json_object(), *retry = json_object();
+    const char *v = NULL, *fn = NULL;
+    int rc = EXIT_USAGE;
+    for (int i = 1; i < cli->nargs; i++) {
+        const char *a = cli->args[i];
+        int m;
+        if (strcmp(a, "--custom") == 0 || strcmp(a, "--webhook") == 0) {
+            json_object_set_new(src, "type", json_string(a + 2));
+        } else if (strcmp(a, "--sequential") == 0) {
+            json_object_set_new(t, "mode", json_string("sequential"));
+        } else if ((m = opt_value(cli, &i, "--schedule", &v)) != 0) {
+            if (m < 0) goto out;
+            json_object_set_new(src, "type", json_string("schedule"));
+            json_object_set_new(src, "cron", json_string(v));
+        } else if ((m = opt_value(cli, &i, "--secret", &v)) != 0) {
+            if (m < 0) goto out;
+            json_object_set_new(src, "secret", json_string(v));
+        } else if ((m = opt_value(cli, &i, "--missed", &v)) != 0) {
+            if (m < 0) goto out;
+            json_object_set_new(src, "missed", json_string(v));
+        } else if ((m = opt_value(cli, &i, "--filter", &v)) != 0) {
+            json_t *f = m > 0 ? json_loads(v, 0, NULL) : NULL;
+            if (!f) goto out;
+            json_object_set_new(t, "filter", f);
+        } else if ((m = opt_value(cli, &i, "--max-attempts", &v)) != 0 ||
+                   (m = opt_value(cli, &i, "--backoff-ms", &v)) != 0) {
+            long n;
+            if (m < 0 || !parse_uint(v, 100000000, &n)) goto out;
+            json_object_set_new(retry, strstr(a, "attempts") ? "max_attempts" : "backoff_ms",
+                                json_integer(n));
+        } else if ((m = opt_value(cli, &i, "--on-failure", &v)) != 0 ||
+                   (m = opt_value(cli, &i, "--on-success", &v)) != 0) {
+            if (m < 0) goto out;
+            json_object_set_new(t, strstr(a, "failure") ? "on_failure" : "on_success",
+                                json_pack("{s:s}", "function", v));
+        } else if (a[0] != '-' && !fn) {
+            fn = a;
+        } else {
+            goto out;
+        }
+    }
+    if (!fn || !json_object_get(src, "type")) goto out;
+    json_object_set_new(t, "function", json_string(fn));
+    json_object_set(t, "source", src);
+    if (json_object_size(retry)) json_object_set(t, "retry", retry);
+    char *body = json_dumps(t, JSON_COMPACT);
+    rc = body ? call_and_dump(cli, "POST", "/v1/triggers", body) : EXIT_FAIL;
+    free(body);
+out:
+    json_decref(t);
+    json_decref(src);
+    json_decref(retry);
+    return rc == EXIT_USAGE ? usage_error("%s", TRIG_USAGE) : rc;
+}
+
+/* "<what> ID": METHOD prefix/ID suffix. */
+static int id_call(cli_t *cli, const char *usage, const char *method, const char *prefix,
+                   const char *suffix) {
+    if (cli->nargs != 2) return usage_error("%s", usage);
+    char *path = path_with(cli, prefix, cli->args[1], suffix);
+    int rc = path ? call_and_dump(cli, method, path, NULL) : EXIT_FAIL;
+    free(path);
+    return rc;
+}
+
+static int cmd_triggers(cli_t *cli) {
+    const char *sub = cli->nargs ? cli->args[0] : "";
+    if (strcmp(sub, "create") == 0) return trig_create(cli);
+    if (strcmp(sub, "ls") == 0) return call_and_dump(cli, "GET", "/v1/triggers", NULL);
+    if (strcmp(sub, "rm") == 0) return id_call(cli, "triggers rm ID", "DELETE", "/v1/triggers", "");
+    if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
+        return id_call(cli, "triggers enable|disable ID", "POST", "/v1/triggers",
+                       sub[0] == 'e' ? "/enable" : "/disable");
+    return usage_error("%s", "triggers create|ls|rm|enable|disable …");
+}
+
+static int cmd_dlq(cli_t *cli) {
+    const char *sub = cli->nargs ? cli->args[0] : "";
+    if (strcmp(sub, "ls") == 0) return call_and_dump(cli, "GET", "/v1/dlq", NULL);
+    if (strcmp(sub, "replay") == 0)
+        return id_call(cli, "dlq replay ID", "POST", "/v1/dlq", "/replay");
+    if (strcmp(sub, "rm") == 0) return id_call(cli, "dlq rm ID", "DELETE", "/v1/dlq", "");
+    return usage_error("%s", "dlq ls | replay ID | rm ID");
 }
 
 static int cmd_version(cli_t *cli) {
@@ -727,7 +917,8 @@ static const struct {
     {"list", cmd_ls},       {"get", cmd_get},           {"rm", cmd_rm},
     {"delete", cmd_rm},     {"rollback", cmd_rollback}, {"logs", cmd_logs},
     {"exec", cmd_exec},     {"version", cmd_version},   {"keys", cmd_keys},
-    {"token", cmd_token},   {"events", cmd_events},
+    {"token", cmd_token},   {"events", cmd_events},     {"triggers", cmd_triggers},
+    {"dlq", cmd_dlq},
 };
 
 /* --token, --namespace, --cacert, --cert, --key as "--f V" or "--f=V": true when argv[*i]
