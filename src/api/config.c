@@ -36,6 +36,8 @@ void api_config_usage(void) {
             "  --tls-cert PATH        serve HTTPS with this certificate chain (PEM)\n"
             "  --tls-key PATH         …and this private key (PEM)\n"
             "  --tls-client-ca PATH   require client certificates signed by this CA (mTLS)\n"
+            "  --master-key-file PATH secret vault master key (or R3E_MASTER_KEY_FILE,\n"
+            "                         R3E_MASTER_KEY, R3E_MASTER_KEY_DIR; --dev makes one)\n"
             "  --max-connections N    concurrent connections, default 1024\n"
             "  --per-ip-connections N concurrent connections per client IP, default 256\n"
             "  --event-retention-days N  keep the event log N days, default 7\n");
@@ -99,6 +101,7 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         {"--tls-cert", offsetof(api_config_t, tls_cert), sizeof c->tls_cert},
         {"--tls-key", offsetof(api_config_t, tls_key), sizeof c->tls_key},
         {"--tls-client-ca", offsetof(api_config_t, tls_client_ca), sizeof c->tls_client_ca},
+        {"--master-key-file", offsetof(api_config_t, master_key_file), sizeof c->master_key_file},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (strcmp(flag, strs[i].flag) == 0)

@@ -8,6 +8,7 @@
 #include "api/server.h"
 
 #include "api/api.h"
+#include "api/secrets.h"
 #include "api/evsys.h"
 #include "api/handlers_ws.h"
 #include "api/livehub.h"
@@ -50,6 +51,10 @@ static const route_t srv_routes[] = {
     ROUTE("POST", "/v1/functions/{name}/invoke", api_h_invoke),
     ROUTE("GET", "/v1/functions/{name}/executions", api_h_list_executions),
     ROUTE("GET", "/v1/functions/{name}/logs", api_h_logs),
+    ROUTE("GET", "/v1/functions/{name}/secrets", api_h_secrets_list),
+    ROUTE("PUT", "/v1/functions/{name}/secrets/{key}", api_h_secret_put),
+    ROUTE("DELETE", "/v1/functions/{name}/secrets/{key}", api_h_secret_delete),
+    ROUTE("POST", "/v1/admin/rotate-master", api_h_rotate_master),
     ROUTE("GET", "/v1/executions/{id}", api_h_get_execution),
     ROUTE("GET", "/v1/ws", api_h_ws),
     ROUTE("*", "/fn/{name}/*", api_h_trigger),
@@ -510,6 +515,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
     log_info("shutdown: workers stopped");
+    vault_close(api_secrets_vault()); /* before the store it reads */
     store_close(api->store);
     api->store = NULL;
     log_info("shutdown: store closed");
@@ -561,7 +567,15 @@ int server_main(int argc, char **argv) {
         log_error("%s", err.msg);
         goto out;
     }
+    vault_t *vault = NULL;
+    if (api_vault_open(api->cfg.master_key_file, api->cfg.dev, api->cfg.data, api->store, &vault,
+                       &err) < 0) {
+        log_error("cannot open the secret vault: %s", err.msg);
+        fprintf(stderr, "r3e server: cannot open the secret vault: %s\n", err.msg);
+        goto out;
+    }
     runtime_config_t rc_cfg = {
+        .vault = vault,
         .workers = api->cfg.workers,
         .store = api->store,
         .egress_allow = api->cfg.egress_allow[0] ? api->cfg.egress_allow : NULL,
@@ -598,6 +612,7 @@ out:
     if (d) MHD_stop_daemon(d);
     evsys_stop(api);
     runtime_stop(api->rt, 0);
+    if (api->store) vault_close(api_secrets_vault()); /* srv_shutdown closed both otherwise */
     store_close(api->store);
     logbus_free(api->bus);
     fncache_free(api->fns);

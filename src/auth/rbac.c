@@ -62,6 +62,7 @@
     X("DELETE", "/v1/keys/{id}", AUTH_PERM_KEYS_ADMIN)                                             \
     X("POST", "/v1/auth/token", AUTH_AUTHENTICATED)                                                \
     X("GET", "/v1/audit", AUTH_PERM_AUDIT_READ)                                                    \
+    X("POST", "/v1/admin/rotate-master", AUTH_PERM_KEYS_ADMIN)                                     \
     X("*", "/fn/{name}/*", AUTH_PUBLIC) /* HTTP triggers: per-function auth (public|key|jwt) */ \
     X("*", "/ns/{ns}/fn/{name}/*", AUTH_PUBLIC) /* the same, in namespace {ns} */
 

@@ -144,11 +144,14 @@ int ipc_recv(int fd, ipc_msg_t *msg, int timeout_ms) {
         return -1;
     }
     msg->payload_len = body - hlen;
+    /* the header text can carry an invocation's secrets: no copy of it outlives the parse */
     if (msg->payload_len) {
         memmove(buf, buf + hlen, msg->payload_len);
         buf[msg->payload_len] = '\0';
+        explicit_bzero(buf + msg->payload_len + 1, hlen);
         msg->payload = buf;
     } else {
+        explicit_bzero(buf, body);
         free(buf);
     }
     return 1;

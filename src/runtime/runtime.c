@@ -15,6 +15,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "runtime/ipc.h"
+#include "vault/vault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -530,6 +531,71 @@ static char *invoke_header(const runtime_request_t *req, const runtime_limits_t 
     return buf;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* secrets (issue 4): decrypted per invocation, redacted from everything that comes back */
+
+/* Appends ,"secrets":{…} to an invoke header (which ends with '}'). The old header is
+ * wiped and freed; the new one must be wiped by the caller (secrets_wipe). */
+static char *secrets_header(char *header, size_t *len, const vault_bundle_t *b) {
+    size_t n = *len - 1 + strlen(",\"secrets\":") + b->json_len + 2;
+    char *h = malloc(n);
+    if (!h) abort();
+    memcpy(h, header, *len - 1);
+    size_t k = *len - 1;
+    memcpy(h + k, ",\"secrets\":", 11);
+    k += 11;
+    memcpy(h + k, b->json, b->json_len);
+    k += b->json_len;
+    h[k++] = '}';
+    h[k] = '\0';
+    explicit_bzero(header, *len);
+    free(header);
+    *len = k;
+    return h;
+}
+
+/* Replaces *text (malloc'ed) by its redacted copy when a secret value occurs in it. */
+static void redact_text(const vault_redactor_t *r, char **text, size_t *len) {
+    if (!*text) return;
+    char *red = NULL;
+    size_t rl = 0;
+    long hits = vault_redactor_apply(r, *text, *len, &red, &rl);
+    if (hits > 0) {
+        free(*text);
+        *text = red;
+        *len = rl;
+    } else {
+        free(red);
+    }
+}
+
+/* Redacts string members of a JSON object in place (error fields, log lines). */
+static void redact_json_strings(const vault_redactor_t *r, json_t *o) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!json_is_string(v)) continue;
+        char *red = NULL;
+        size_t rl = 0;
+        if (vault_redactor_apply(r, json_string_value(v), json_string_length(v), &red, &rl) > 0)
+            json_string_setn(v, red, rl);
+        free(red);
+    }
+}
+
+static void result_redact(runtime_result_t *out, const vault_bundle_t *b) {
+    vault_redactor_t *r = vault_redactor_new(b->values, b->lens, b->n);
+    if (!r) return;
+    redact_text(r, &out->result_json, &out->result_len);
+    if (json_is_object(out->error)) redact_json_strings(r, out->error);
+    size_t i;
+    json_t *line;
+    json_array_foreach(out->logs, i, line) {
+        if (json_is_object(line)) redact_json_strings(r, line);
+    }
+    vault_redactor_free(r);
+}
+
 int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t *out, err_t *err) {
     const store_version_t *v = req->version;
     memset(out, 0, sizeof *out);
@@ -554,6 +620,14 @@ int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t
     runtime_limits_default(&lim);
     size_t hlen;
     char *header = invoke_header(req, &lim, &hlen);
+    vault_bundle_t secrets = {0};
+    if (rt->cfg.vault) {
+        err_t verr = {0};
+        if (vault_get_all_for_function(rt->cfg.vault, v->ns, v->name, &secrets, &verr) != 0)
+            log_msg(LOG_ERROR, NULL, "secrets of %s unavailable: %s", v->name, verr.msg);
+        else if (secrets.n > 0)
+            header = secrets_header(header, &hlen, &secrets);
+    }
     int rc = -1;
     log_ctx_t lc = {
         .request_id = req->request_id, .function = v->name, .execution_id = req->exec_id};
@@ -648,6 +722,11 @@ int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t
         out->result_json = strdup("null");
         out->result_len = 4;
     }
+    if (secrets.n > 0) {
+        result_redact(out, &secrets);
+        explicit_bzero(header, hlen);
+    }
+    vault_bundle_free(&secrets);
     free(header);
 
     pthread_mutex_lock(&rt->mu);

@@ -29,6 +29,9 @@ typedef struct {
     int queue_timeout_ms;         /* how long an invocation waits for an idle worker (-> 503) */
     uint32_t default_concurrency; /* per-function in-flight cap when a version says 0 */
     size_t warm_contexts;         /* LRU bound of warm contexts per worker */
+    struct vault *vault;          /* secrets for ctx.secrets (decrypted per invocation, sent
+                                     only to the worker running it, redacted from its result,
+                                     error and logs); NULL = none; not owned */
 } runtime_config_t;
 
 /* Per-invocation limits sent to the worker (defaults in runtime_limits_default). */

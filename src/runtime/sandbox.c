@@ -910,8 +910,9 @@ static const char bootstrap_src[] =
     "      } });\n"
     "  }\n"
     "  return {\n"
-    "    run(h, ev, name, ver, id, env, kv) {\n"
-    "      const ctx = { functionName: name, version: ver, executionId: id, env: env, kv: kv };\n"
+    "    run(h, ev, name, ver, id, env, kv, secrets) {\n"
+    "      const ctx = { functionName: name, version: ver, executionId: id, env: env, kv: kv,\n"
+    "                    secrets: secrets };\n"
     "      let r;\n"
     "      try { r = h(ev, ctx); } catch (e) { settle(false, e); return; }\n"
     "      if (r !== null && (typeof r === 'object' || typeof r === 'function')) {\n"
@@ -1343,6 +1344,33 @@ static void outcome_fill(sbx_inv_t *inv) {
     }
 }
 
+/* This invocation's secrets (worker.c sets them from the invoke frame, sbx_end forgets
+ * them): never kept in a context beyond the invocation. */
+static json_t *sbx_secrets;
+
+void sbx_set_secrets(json_t *secrets) {
+    sbx_secrets = secrets;
+}
+
+/* A frozen object of the invocation's secrets; the JSON text is wiped after parsing. */
+static JSValueRef secrets_object(sbx_ctx_t *x) {
+    JSContextRef c = x->ctx;
+    JSValueRef obj = NULL;
+    if (json_is_object(sbx_secrets) && json_object_size(sbx_secrets) > 0) {
+        char *text = json_dumps(sbx_secrets, JSON_COMPACT);
+        if (text) {
+            JSStringRef s = JSStringCreateWithUTF8CString(text);
+            obj = JSValueMakeFromJSONString(c, s);
+            JSStringRelease(s);
+            explicit_bzero(text, strlen(text));
+            free(text);
+        }
+    }
+    if (!obj) obj = JSObjectMake(c, NULL, NULL);
+    JSValueRef frozen = JSObjectCallAsFunction(c, x->freeze, NULL, 1, &obj, NULL);
+    return frozen ? frozen : obj;
+}
+
 void sbx_run(sbx_ctx_t *x, const char *event_json, const char *fn, const char *version_json,
              const char *exec_id, json_t *env) {
     sbx_inv_t *inv = &S.inv;
@@ -1350,7 +1378,7 @@ void sbx_run(sbx_ctx_t *x, const char *event_json, const char *fn, const char *v
     inv->ctx = x->ctx;
     inv->prefix_cols = x->prefix_cols;
     web_begin(inv, x->ctx);
-    JSValueRef args[7];
+    JSValueRef args[8];
     args[0] = x->handler;
     JSStringRef ev = JSStringCreateWithUTF8CString(event_json && *event_json ? event_json : "null");
     args[1] = JSValueMakeFromJSONString(c, ev);
@@ -1364,8 +1392,9 @@ void sbx_run(sbx_ctx_t *x, const char *event_json, const char *fn, const char *v
     args[4] = js_str(c, exec_id);
     args[5] = ctx_env(x, env);
     args[6] = x->kv;
+    args[7] = secrets_object(x);
     JSValueRef exc = NULL;
-    JSObjectCallAsFunction(c, x->run, NULL, 7, args, &exc);
+    JSObjectCallAsFunction(c, x->run, NULL, 8, args, &exc);
     if (exc) fail_with(inv, c, exc);
     event_loop(inv);
     web_end(inv);
@@ -1381,6 +1410,7 @@ void sbx_end(void) {
         if (inv->value) JSValueUnprotect(inv->ctx, inv->value);
     }
     inv->value = NULL;
+    sbx_secrets = NULL;
     sbx_buf_put(&inv->out->logs, "]", 1);
     inv->active = false;
     inv->ctx = NULL;

@@ -79,6 +79,10 @@ void sbx_prewarm(void);
 void sbx_run(sbx_ctx_t *c, const char *event_json, const char *fn, const char *version_json,
              const char *exec_id, json_t *env);
 
+/* Secrets for the next sbx_run ({"NAME":"value",…}, borrowed until sbx_end, which forgets
+ * them): exposed as a frozen ctx.secrets for that invocation only. NULL = none. */
+void sbx_set_secrets(json_t *secrets);
+
 /* Ends the invocation: drops pending timers and KV requests, closes the log array. */
 void sbx_end(void);
 

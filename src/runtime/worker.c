@@ -471,6 +471,16 @@ static void send_done(const invoke_t *iv, bool cold, uint64_t t0, bool recycle) 
     send_raw(h.p, h.len, ok ? o->result.p : "null", ok ? o->result.len : 4);
 }
 
+/* Zeroes the secret values of an invoke frame before it is freed (the engine's own copies
+ * are garbage once the invocation's ctx is unreachable). */
+static void secrets_wipe(json_t *h) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(h, "secrets"), k, v) {
+        if (json_is_string(v)) explicit_bzero((char *)json_string_value(v), json_string_length(v));
+    }
+}
+
 static void on_invoke(ipc_msg_t *m) {
     uint64_t t0 = util_now_us();
     invoke_t iv;
@@ -502,9 +512,11 @@ static void on_invoke(ipc_msg_t *m) {
             cold = true;
             ctx = sbx_ctx_create(code->script, code->prefix_cols);
         }
+        sbx_set_secrets(json_object_get(m->header, "secrets"));
         if (ctx) sbx_run(ctx, m->payload, iv.fn, iv.version, iv.exec_id, iv.env);
     }
     sbx_end();
+    secrets_wipe(m->header);
     W.invoking = 0;
     sbx_status_t st = W.out.status;
     /* A context whose run was cut short may hold half-updated state: start over. */
