@@ -339,7 +339,10 @@ bool api_authn_request(http_req_t *r, const route_match_t *m) {
         return false;
     }
     r->perm = perm;
-    if (!r->api->auth_on || perm == AUTH_PUBLIC) return authn_pick_ns(r);
+    /* public routes (health, HTTP triggers) take their namespace from the path, never
+     * from the header: /fn/… is "default", /ns/{ns}/fn/… sets it in its handler */
+    if (perm == AUTH_PUBLIC) return true;
+    if (!r->api->auth_on) return authn_pick_ns(r);
     if (authn_identify(r, 0) < 0) return false;
     if (!authn_pick_ns(r)) return false;
     auth_principal_t p;

@@ -106,6 +106,8 @@ test('HTTP triggers address a namespace with /ns/{ns}/fn/{name}', async () => {
   assert.equal(b.status, 200);
   assert.equal(await b.text(), 'B');
   assert.equal((await srv.fetch(`/fn/${FN}/x`)).status, 404);
+  // /fn/… is always "default": the namespace header does not move it
+  assert.equal((await srv.fetch(`/fn/${FN}/x`, { headers: { 'x-r3e-namespace': 'ns-a' } })).status, 404);
   assert.equal((await srv.fetch(`/ns/ns-c/fn/${FN}/x`)).status, 404);
   assert.equal((await srv.fetch(`/ns/BAD!/fn/${FN}/x`)).status, 404);
 });
