@@ -1,8 +1,9 @@
 /* libFuzzer target: the route -> permission matcher and auth_check.
  * Input: "<method>\n<path>". Invariants: a match names exactly one permission; only
- * /healthz, /readyz and /fn/{name}/… are public; the roles stay nested (whatever a viewer
+ * /healthz, /readyz, /fn/{name}/… and /ns/{ns}/fn/{name}/… are public; the roles stay nested (whatever a viewer
  * may do, an invoker may, and so on up to admin), a global admin may do everything, and
  * nobody may act in a namespace other than their own. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,13 @@ static auth_principal_t fuzz_principal(auth_role_t role, const char *ns) {
     strcpy(p.ns, ns);
     p.role = role;
     return p;
+}
+
+/* "/ns/<seg>/fn/…": an HTTP trigger in another namespace */
+static bool fuzz_ns_trigger(const char *path) {
+    if (strncmp(path, "/ns/", 4) != 0) return false;
+    const char *slash = strchr(path + 4, '/');
+    return slash && slash > path + 4 && strncmp(slash, "/fn/", 4) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -34,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (auth_route_permission(buf, path, &perm, &err) == 0) {
         if (__builtin_popcount(perm) != 1) abort();
         if (perm == AUTH_PUBLIC && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0 &&
-            strncmp(path, "/fn/", 4) != 0)
+            strncmp(path, "/fn/", 4) != 0 && !fuzz_ns_trigger(path))
             abort();
         auth_principal_t root = fuzz_principal(AUTH_ROLE_ADMIN, "*");
         if (auth_check(&root, perm, "team-a", &err) != 0) abort();
