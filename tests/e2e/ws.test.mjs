@@ -5,17 +5,21 @@
 // client by default.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { BIN, startServer, uniqueName, waitFor, metricSum, runCli } from './lib/server.mjs';
+import { BIN, startServer, uniqueName, waitFor, metricSum, runCli, httpsRequest } from './lib/server.mjs';
 
 const WAIT_MS = 15000;
 
 // Opens a WebSocket to srv and collects what arrives: parsed text messages, pings, the
 // close code/reason. next(pred) waits (bounded) for the first unseen message matching pred.
 async function connect(srv, opts = {}) {
-  const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/v1/ws`, opts);
+  const scheme = srv.tls ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://127.0.0.1:${srv.port}/v1/ws`, opts);
   const c = { ws, messages: [], pings: 0, closed: null, seen: 0 };
   ws.on('message', (data, isBinary) => {
     c.messages.push(isBinary ? { binary: data } : JSON.parse(data.toString()));
@@ -414,5 +418,56 @@ describe('limits and shutdown', () => {
     const cli = await Promise.race([follower.exit, sleep(WAIT_MS).then(() => null)]);
     follower.child.kill('SIGKILL');
     assert.deepEqual(cli, { code: 0, signal: null }, `\`r3e logs -f\` ends with 0 on shutdown: ${follower.stderr}`);
+  });
+});
+
+describe('authentication and TLS', () => {
+  test('with auth on, the upgrade needs a credential and the stream works with one', async () => {
+    const s = await startServer({ auth: true });
+    try {
+      await assert.rejects(connect(s), (e) => e.status === 401);
+      const c = await connect(s, { headers: { authorization: `Bearer ${s.adminKey}` } });
+      await c.subscribe({ subscribe: 'executions' });
+      const name = uniqueName('authed');
+      await s.deploy(name, 'export default () => 1');
+      const rec = await s.invoke(name);
+      const m = await c.next((x) => x.type === 'execution', 'the execution message');
+      assert.equal(m.execution.execution_id, rec.execution_id);
+      c.ws.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('wss: the stream works over TLS and closes with 1001 on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'r3e-e2e-wss-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+        '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      const ca = await readFile(join(dir, 'cert.pem'), 'utf8');
+      const s = await startServer({ args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], tls: { ca } });
+      try {
+        const c = await connect(s, { ca });
+        await c.subscribe({ subscribe: 'executions', logs: true });
+        const name = uniqueName('wss');
+        const dep = await httpsRequest(`${s.url}/v1/functions`, { ca, method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name, code: 'export default () => { console.log("over tls"); return 1; }' }) });
+        assert.equal(dep.status, 201, dep.text);
+        const inv = await httpsRequest(`${s.url}/v1/functions/${name}/invoke`, { ca, method: 'POST',
+          headers: { 'content-type': 'application/json' }, body: '{}' });
+        assert.equal(inv.status, 200, inv.text);
+        assert.equal((await c.next((x) => x.type === 'log')).log.msg, 'over tls');
+        assert.equal((await c.next((x) => x.type === 'execution')).execution.execution_id, inv.body.execution_id);
+        const res = await s.close();
+        assert.equal(res.code, 0);
+        assert.equal((await c.waitClose()).code, 1001);
+      } finally {
+        await s.kill();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
