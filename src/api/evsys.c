@@ -246,9 +246,25 @@ static void ev_on_match(const char *trigger_id, void *ud) {
     mc->n++;
 }
 
-int evsys_ingest(evsys_t *ev, const char *ns, json_t *event, const evsys_trig_t *only,
-                 char event_id[27], bool *duplicate, size_t *njobs, err_t *err) {
+/* Fills one batch item for event: the jobs of the triggers it matches and its log entry.
+ * Strings owned by the item (ev_item_free). */
+typedef struct {
+    queue_item_t qi;
+    eventlog_event_t le;
+    char *text;
+} ev_item_t;
+
+static void ev_item_free(ev_item_t *it) {
+    for (size_t i = 0; i < it->qi.n_jobs; i++)
+        free(it->qi.jobs[i].destinations_json);
+    free(it->qi.jobs);
+    free(it->text);
+}
+
+static int ev_item_prepare(evsys_t *ev, const char *ns, json_t *event, const evsys_trig_t *only,
+                           ev_item_t *it, err_t *err) {
     ev_match_t mc = {.ev = ev, .ns = ns};
+    memset(it, 0, sizeof *it);
     if (only) {
         mc.jobs = calloc(1, sizeof *mc.jobs);
         if (!mc.jobs) return err_set(err, R3E_EINTERNAL, "out of memory");
@@ -262,31 +278,66 @@ int evsys_ingest(evsys_t *ev, const char *ns, json_t *event, const evsys_trig_t 
         matcher_match(ev->m, event, ev_on_match, &mc, NULL);
         pthread_rwlock_unlock(&ev->lock);
     }
-    char *text = json_dumps(event, JSON_COMPACT);
+    it->qi.jobs = mc.jobs;
+    it->qi.n_jobs = mc.n;
+    it->text = json_dumps(event, JSON_COMPACT);
+    if (mc.oom || !it->text) return err_set(err, R3E_EINTERNAL, "out of memory");
+    for (size_t i = 0; i < mc.n; i++)
+        util_ulid(mc.jobs[i].id);
+    it->le = (eventlog_event_t){.ns = ns,
+                                .source = js(event, "source"),
+                                .ce_id = js(event, "id"),
+                                .type = js(event, "type"),
+                                .json = it->text};
+    it->qi.event = &it->le;
+    return 0;
+}
+
+int evsys_ingest_many(evsys_t *ev, const char *ns, json_t *const *events, size_t n,
+                      const evsys_trig_t *only, evsys_ingest_result_t *out, err_t *err) {
+    ev_item_t *items = calloc(n ? n : 1, sizeof *items);
+    queue_item_t *qi = calloc(n ? n : 1, sizeof *qi);
     int rc = -1;
-    if (mc.oom || !text) {
+    size_t prepared = 0;
+    if (!items || !qi) {
         err_set(err, R3E_EINTERNAL, "out of memory");
         goto out;
     }
-    eventlog_event_t le = {.ns = ns,
-                           .source = js(event, "source"),
-                           .ce_id = js(event, "id"),
-                           .type = js(event, "type"),
-                           .json = text};
-    for (size_t i = 0; i < mc.n; i++)
-        util_ulid(mc.jobs[i].id);
-    rc = queue_enqueue(ev->q, &le, mc.jobs, mc.n, event_id, duplicate, err);
-    /* no "queued" records for event jobs: the event log links them, and the dispatcher
-     * writes "running" when it claims one (a queued record written after the enqueue could
-     * overwrite that) */
-    if (rc == 0 && !*duplicate) livehub_publish_event(ns, text, strlen(text));
-    if (njobs) *njobs = *duplicate ? 0 : mc.n;
+    for (; prepared < n; prepared++)
+        if (ev_item_prepare(ev, ns, events[prepared], only, &items[prepared], err) < 0) {
+            prepared++;
+            goto out;
+        }
+    for (size_t i = 0; i < n; i++)
+        qi[i] = items[i].qi;
+    /* one durable write for the whole batch: all of it is acknowledged, or none */
+    rc = n ? queue_enqueue_batch(ev->q, qi, n, err) : 0;
+    if (rc < 0) goto out;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out[i].event_id, qi[i].event_id, sizeof out[i].event_id);
+        out[i].duplicate = qi[i].duplicate;
+        out[i].jobs = qi[i].duplicate ? 0 : qi[i].n_jobs;
+        /* no "queued" records for event jobs: the event log links them, and the dispatcher
+         * writes "running" when it claims one (a queued record written after the enqueue
+         * could overwrite that) */
+        if (!qi[i].duplicate) livehub_publish_event(ns, items[i].text, strlen(items[i].text));
+    }
 out:
-    for (size_t i = 0; i < mc.n; i++)
-        free(mc.jobs[i].destinations_json);
-    free(mc.jobs);
-    free(text);
+    for (size_t i = 0; i < prepared; i++)
+        ev_item_free(&items[i]);
+    free(items);
+    free(qi);
     return rc;
+}
+
+int evsys_ingest(evsys_t *ev, const char *ns, json_t *event, const evsys_trig_t *only,
+                 char event_id[27], bool *duplicate, size_t *njobs, err_t *err) {
+    evsys_ingest_result_t res = {0};
+    if (evsys_ingest_many(ev, ns, &event, 1, only, &res, err) < 0) return -1;
+    memcpy(event_id, res.event_id, 27);
+    *duplicate = res.duplicate;
+    if (njobs) *njobs = res.jobs;
+    return 0;
 }
 
 /* ---- execution records -------------------------------------------------------------- */

@@ -77,6 +77,16 @@ void evsys_job_from_trig(const evsys_trig_t *t, queue_job_t *job);
 int evsys_ingest(evsys_t *ev, const char *ns, json_t *event, const evsys_trig_t *only,
                  char event_id[27], bool *duplicate, size_t *jobs, err_t *err);
 
+/* The same for n events in ONE atomic write (batched mode): all are acknowledged or none.
+ * out[n] receives each event's id, whether it was a duplicate and how many jobs it made. */
+typedef struct {
+    char event_id[27];
+    bool duplicate;
+    size_t jobs;
+} evsys_ingest_result_t;
+int evsys_ingest_many(evsys_t *ev, const char *ns, json_t *const *events, size_t n,
+                      const evsys_trig_t *only, evsys_ingest_result_t *out, err_t *err);
+
 /* Writes the "queued" execution record of a job. */
 void evsys_record_queued(api_t *api, const queue_job_t *job);
 

@@ -59,29 +59,38 @@ void api_h_events_publish(http_req_t *r, const route_match_t *m) {
         http_send_err(r, &e);
         return;
     }
-    json_t *results = json_array();
-    size_t i;
-    json_t *event;
+    size_t n = json_array_size(b.events);
+    json_t **evs = calloc(n ? n : 1, sizeof *evs);
+    evsys_ingest_result_t *res = calloc(n ? n : 1, sizeof *res);
     int status = 202;
-    json_array_foreach(b.events, i, event) {
-        char eid[27] = "";
-        bool dup = false;
-        size_t njobs = 0;
-        if (evsys_ingest(r->api->ev, r->ns, event, NULL, eid, &dup, &njobs, &e) < 0) {
-            json_decref(results);
-            ce_batch_free(&b);
-            if (i > 0)
-                log_warn("events: batch failed at item %zu after earlier items were stored", i);
-            http_send_err(r, &e);
-            return;
-        }
-        json_t *o =
-            json_pack("{s:s,s:s,s:s,s:b}", "id", eid, "ce_id",
-                      json_string_value(json_object_get(event, "id")), "source",
-                      json_string_value(json_object_get(event, "source")), "duplicate", dup);
-        if (!dup) json_object_set_new(o, "jobs", json_integer((json_int_t)njobs));
+    if (!evs || !res) {
+        free(evs);
+        free(res);
+        ce_batch_free(&b);
+        http_send_error(r, R3E_EINTERNAL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        evs[i] = json_array_get(b.events, i);
+    if (evsys_ingest_many(r->api->ev, r->ns, evs, n, NULL, res, &e) < 0) {
+        free(evs);
+        free(res);
+        ce_batch_free(&b);
+        http_send_err(r, &e);
+        return;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "id", res[i].event_id, "ce_id",
+                              json_string_value(json_object_get(evs[i], "id")), "source",
+                              json_string_value(json_object_get(evs[i], "source")), "duplicate",
+                              res[i].duplicate);
+        if (!res[i].duplicate)
+            json_object_set_new(o, "jobs", json_integer((json_int_t)res[i].jobs));
         json_array_append_new(results, o);
     }
+    free(evs);
+    free(res);
     ce_batch_free(&b);
     if (batched) {
         http_send_json(r, 202, json_pack("{s:o}", "events", results));
