@@ -96,3 +96,25 @@ test('X-Callback-Url receives the final execution record (allowed by --egress-al
     hs.close();
   }
 });
+
+test('X-Callback-Url to a loopback address is refused without --egress-allow', async () => {
+  let hits = 0;
+  const hs = http.createServer((req, res) => { hits += 1; res.end('ok'); });
+  await new Promise((resolve) => hs.listen(0, '127.0.0.1', resolve));
+  const strict = await startServer({ workers: 1 });
+  try {
+    const name = uniqueName('cbdeny');
+    await strict.deploy(name, 'export default async () => 1');
+    const r = await strict.post(`/v1/functions/${name}/invoke?async=1`, {},
+      { headers: { 'x-callback-url': `http://127.0.0.1:${hs.address().port}/x` } });
+    assert.equal(r.status, 202, r.text);
+    await waitFor(() => strict.logLines().some((l) => /X-Callback-Url POST failed: egress refused/.test(l.msg)),
+      { timeoutMs: 15000, what: 'the refusal in the log' });
+    const g = await strict.get(`/v1/executions/${r.body.execution_id}`);
+    assert.equal(g.body.status, 'ok', 'the execution itself succeeded');
+    assert.equal(hits, 0, 'nothing reached the loopback listener');
+  } finally {
+    await strict.close();
+    hs.close();
+  }
+});
