@@ -677,6 +677,83 @@ static void test_kill_9_with_leased_jobs_loses_nothing(void **state) {
     durable_drain(fx);
 }
 
+/* Writer for the torn-write test: enqueues events with 3 jobs each until killed. */
+static int looping_writer(const char *dir) {
+    err_t err;
+    store_t *s = store_open(dir, &err);
+    queue_t *q = s ? queue_open_store(s, NULL, &err) : NULL;
+    if (!q) return 1;
+    for (int i = 0;; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "ev%d", i);
+        eventlog_event_t ev = {.source = "loop", .ce_id = id, .type = "t", .json = "{}"};
+        queue_job_t js[3] = {job_of("f1", NULL), job_of("f2", NULL), job_of("f3", NULL)};
+        if (queue_enqueue(q, &ev, js, 3, NULL, NULL, &err) != 0) return 1;
+        if (i == 20) {
+            char c = 'y';
+            if (write(3, &c, 1) != 1) return 1;
+        }
+    }
+}
+
+/* Killed at an arbitrary moment of a stream of enqueues, the store holds every event with
+ * all of its jobs, or neither: never an event without jobs or a job without its event. */
+static void test_kill_9_mid_enqueue_leaves_events_and_jobs_whole(void **state) {
+    fixture_t *fx = *state;
+    queue_close(fx->q);
+    store_close(fx->s);
+    fx->q = NULL;
+    fx->s = NULL;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (dup2(pipefd[1], 3) < 0) _exit(1);
+        char *argv[] = {"test_queue", "--looping-writer", fx->dir, NULL};
+        execv(self_path, argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    char c = 0;
+    assert_int_equal(read(pipefd[0], &c, 1), 1);
+    close(pipefd[0]);
+    uint32_t r;
+    util_random(&r, sizeof r);
+    usleep(20000 + r % 100000);
+    kill(pid, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+
+    err_t err;
+    fx->s = store_open(fx->dir, &err);
+    assert_non_null(fx->s);
+    fx->q = queue_open_store(fx->s, NULL, &err); /* the writer used the real clock */
+    assert_non_null(fx->q);
+    char **recs, next[27];
+    size_t nev;
+    eventlog_filter_t all = {.limit = 100000};
+    assert_int_equal(eventlog_list(fx->s, NULL, &all, &recs, &nev, next, &err), 0);
+    assert_true(nev >= 21);
+    size_t jobs = 0;
+    for (;;) {
+        queue_job_t *got;
+        size_t n = claim(fx->q, 500, &got);
+        for (size_t i = 0; i < n; i++) {
+            char *rec;
+            assert_int_equal(eventlog_get(fx->s, NULL, got[i].event_id, &rec, &err), 0);
+            free(rec);
+        }
+        jobs += n;
+        queue_jobs_free(got, n);
+        if (n == 0) break;
+    }
+    fprintf(stderr, "killed after %zu events, %zu jobs\n", nev, jobs);
+    assert_int_equal(jobs, 3 * nev);
+    store_strv_free(recs, nev);
+}
+
 /* Claim seeks the front of the ready index: its cost must not grow with the number of jobs
  * already claimed (tombstones) or still queued. Timing is compared within one run, loosely. */
 static void test_claim_cost_does_not_grow_with_queue_length(void **state) {
@@ -710,6 +787,7 @@ static void test_claim_cost_does_not_grow_with_queue_length(void **state) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--killed-writer") == 0) return killed_writer(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--looping-writer") == 0) return looping_writer(argv[2]);
     if (strchr(argv[0], '/')) self_path = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enqueue_claim_ack_delivers_each_job_once, setup,
@@ -741,6 +819,8 @@ int main(int argc, char **argv) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_without_ack_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_9_with_leased_jobs_loses_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kill_9_mid_enqueue_leaves_events_and_jobs_whole, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_claim_cost_does_not_grow_with_queue_length, setup,
                                         teardown),
