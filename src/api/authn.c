@@ -242,6 +242,22 @@ static const char *authn_bearer(http_req_t *r) {
     return *h ? h : NULL;
 }
 
+/* A JWT, and the API key it was made from still in force: revoking (or the expiry of) a
+ * key recalls its tokens at once instead of at their exp, for one store point read. A sub
+ * that names no key (external issuers) is not affected. */
+static int authn_jwt(http_req_t *r, const char *tok, auth_principal_t *p, err_t *e) {
+    uint64_t now = util_wall_ms();
+    if (auth_jwt_verify(r->api->jwt, tok, (int64_t)(now / 1000), p, e) < 0) return -1;
+    auth_apikey_t k;
+    err_t ge;
+    if (auth_apikey_get(r->api->store, p->id, &k, &ge) < 0)
+        return ge.code == R3E_EIO ? (*e = ge, -1) : 0;
+    if (k.revoked || (k.expires_ms && k.expires_ms <= now))
+        return err_set(e, R3E_EUNAUTH,
+                       "the API key this token was issued for is revoked or expired");
+    return 0;
+}
+
 /* Verifies the bearer credential. 0 with r->principal_* filled; -1 after queueing 401
  * (or 500 when the store failed). want: 0 = any, 1 = API key only, 2 = JWT only. */
 static int authn_identify(http_req_t *r, int want) {
@@ -259,7 +275,7 @@ static int authn_identify(http_req_t *r, int want) {
     else if (is_key)
         rc = auth_apikey_verify(r->api->store, cred, util_wall_ms(), &p, NULL, &e);
     else if (r->api->jwt)
-        rc = auth_jwt_verify(r->api->jwt, cred, (int64_t)(util_wall_ms() / 1000), &p, &e);
+        rc = authn_jwt(r, cred, &p, &e);
     else
         rc = err_set(&e, R3E_EUNAUTH, "invalid token");
     if (rc < 0) {

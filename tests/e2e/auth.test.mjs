@@ -131,6 +131,9 @@ test('an API key is exchanged for a JWT that works but cannot renew itself', asy
   assertError(await srv.post('/v1/keys', { role: 'viewer' }, { token: t.body.token }), 403, 'permission_denied');
   assertError(await srv.post('/v1/auth/token', undefined, { token: t.body.token }), 403, 'permission_denied');
   assertError(await srv.post('/v1/auth/token', undefined, { token: null }), 401, 'unauthenticated');
+  // revoking the key recalls its tokens at once
+  assert.equal((await srv.del(`/v1/keys/${dev.id}`)).status, 200);
+  assertError(await srv.get('/v1/functions', { token: t.body.token }), 401, 'unauthenticated');
 });
 
 test('JWTs: configured HS256 accepted; alg none, wrong secret, expired, wrong audience refused', async () => {
