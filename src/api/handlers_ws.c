@@ -65,6 +65,7 @@ typedef struct {
     uint64_t start_us, last_pong_us, next_ping_us, close_deadline_us;
     unsigned ping_ms;
     bool closing;
+    uint32_t perms;         /* what this principal may subscribe to (auth_perm_t bits) */
     const char *end_reason; /* for the closing log line */
     uint64_t msgs_in, msgs_out;
 } ws_session_t;
@@ -220,6 +221,32 @@ static void ws_answer(ws_session_t *s, char *text, size_t len) {
     free(text);
 }
 
+/* The upgrade needs events:read (the route table); each subscription also needs the
+ * permission its HTTP counterpart needs, so the stream shows nothing the REST API would
+ * refuse: executions:read, logs:read for "logs":true, events:read. */
+static uint32_t ws_permissions(http_req_t *r) {
+    const uint32_t all = AUTH_PERM_EXECUTIONS_READ | AUTH_PERM_LOGS_READ | AUTH_PERM_EVENTS_READ;
+    if (!r || !r->api->auth_on) return all;
+    auth_principal_t p;
+    api_authn_principal(r, &p);
+    uint32_t ok = 0;
+    for (uint32_t bit = 1; bit; bit <<= 1) {
+        err_t e;
+        if ((all & bit) && auth_check(&p, bit, r->ns, &e) == 0) ok |= bit;
+    }
+    return ok;
+}
+
+static int ws_allowed(const ws_session_t *s, const wsmsg_filter_t *f, err_t *err) {
+    uint32_t need = f->topic == WSMSG_EVENTS ? AUTH_PERM_EVENTS_READ : AUTH_PERM_EXECUTIONS_READ;
+    if (f->topic == WSMSG_EXECUTIONS && f->logs) need |= AUTH_PERM_LOGS_READ;
+    uint32_t missing = need & ~s->perms;
+    if (!missing) return 0;
+    uint32_t bit = missing & (~missing + 1); /* name the first one missing */
+    return err_set(err, R3E_EFORBIDDEN, "this credential lacks %s for this subscription",
+                   auth_perm_name(bit));
+}
+
 static void ws_client_message(ws_session_t *s, const char *text, size_t len) {
     wsmsg_t m;
     err_t e;
@@ -228,7 +255,7 @@ static void ws_client_message(ws_session_t *s, const char *text, size_t len) {
     if (wsmsg_parse(text, len, &m, &e) < 0) {
         answer = wsmsg_error(err_code_name(e.code), e.msg, m.id_json, &n);
     } else if (m.op == WSMSG_SUBSCRIBE) {
-        if (livehub_subscribe(s->hub, &m.filter, &e) < 0)
+        if (ws_allowed(s, &m.filter, &e) < 0 || livehub_subscribe(s->hub, &m.filter, &e) < 0)
             answer = wsmsg_error(err_code_name(e.code), e.msg, m.id_json, &n);
         else
             answer = wsmsg_ack(&m, 0, &n);
@@ -481,6 +508,7 @@ static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
     *s = (ws_session_t){
         .fd = sock, .hub = hub, .urh = urh, .ping_ms = livehub_config().ping_interval_ms};
     if (!s->ping_ms) s->ping_ms = 20000;
+    s->perms = ws_permissions(r);
     snprintf(s->request_id, sizeof s->request_id, "%s", r ? r->request_id : "");
     util_ulid(s->id);
     if (extra_in_size && (s->extra_copy = malloc(extra_in_size)) != NULL) {
