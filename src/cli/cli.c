@@ -64,6 +64,10 @@ void cli_usage(void) {
           "  keys ls                       list API keys\n"
           "  keys revoke ID                revoke an API key\n"
           "  token                         exchange the API key (--token) for a short-lived JWT\n"
+          "  secrets set FUNCTION KEY      set a secret; the value is read from stdin\n"
+          "  secrets ls FUNCTION           list secret names and versions (never values)\n"
+          "  secrets rm FUNCTION KEY       delete a secret\n"
+          "  secrets rotate-master         re-wrap every data key with the current master key\n"
           "  version                       print the client version\n"
           "\n"
           "global flags:\n"
@@ -900,6 +904,109 @@ static int cmd_dlq(cli_t *cli) {
     return usage_error("%s", "dlq ls | replay ID | rm ID");
 }
 
+/* --- secrets ------------------------------------------------------------------------ */
+
+/* The value comes from stdin (never argv: it would show in ps and shell history); one
+ * trailing newline is dropped so `echo "$V" | r3e secrets set F K` stores $V. */
+static char *secret_from_stdin(size_t *len) {
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, stdin)) > 0;) {
+        n += got;
+        if (n == cap && n < (1u << 20)) buf = realloc(buf, cap *= 2);
+        if (n == cap) break;
+    }
+    if (buf && n > 0 && buf[n - 1] == '\n') n--;
+    if (buf && n > 0 && buf[n - 1] == '\r') n--;
+    *len = n;
+    return buf;
+}
+
+static bool secret_name_ok(const char *k) {
+    if (!*k || strlen(k) > 128 || (*k >= '0' && *k <= '9')) return false;
+    for (; *k; k++)
+        if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+              *k == '_'))
+            return false;
+    return true;
+}
+
+static int secrets_call(cli_t *cli, const char *method, const char *fn, const char *key,
+                        const char *body, httpc_response_t *r) {
+    char suffix[160];
+    snprintf(suffix, sizeof suffix, "/secrets%s%s", key ? "/" : "", key ? key : "");
+    char *path = path_with(cli, "/v1/functions", fn, suffix);
+    int rc = path ? cli_call(cli, method, path, body, r) : EXIT_FAIL;
+    free(path);
+    return rc;
+}
+
+static int cmd_secrets(cli_t *cli) {
+    const char *sub = cli->nargs > 0 ? cli->args[0] : "";
+    httpc_response_t r;
+    if (strcmp(sub, "set") == 0 || strcmp(sub, "rm") == 0) {
+        if (cli->nargs != 3 || !secret_name_ok(cli->args[2]))
+            return usage_error("%s", "secrets set|rm FUNCTION KEY (KEY: [A-Za-z_][A-Za-z0-9_]*; "
+                                     "set reads the value from stdin)");
+        int rc;
+        if (sub[0] == 's') {
+            size_t len = 0;
+            char *val = secret_from_stdin(&len);
+            json_t *b = val ? json_pack("{s:s%}", "value", val, len) : NULL;
+            if (val) explicit_bzero(val, len);
+            free(val);
+            if (!b) return usage_error("%s", "the secret value must be UTF-8 text on stdin");
+            char *text = json_dumps(b, JSON_COMPACT);
+            json_decref(b);
+            rc = secrets_call(cli, "PUT", cli->args[1], cli->args[2], text, &r);
+            if (text) explicit_bzero(text, strlen(text));
+            free(text);
+        } else {
+            rc = secrets_call(cli, "DELETE", cli->args[1], cli->args[2], NULL, &r);
+        }
+        if (rc) return rc;
+        if (!print_raw(cli, &r))
+            printf("%s %s of %s\n", sub[0] == 's' ? "set" : "removed", cli->args[2], cli->args[1]);
+        httpc_response_free(&r);
+        return 0;
+    }
+    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+        if (cli->nargs != 2) return usage_error("%s", "secrets ls FUNCTION");
+        int rc = secrets_call(cli, "GET", cli->args[1], NULL, NULL, &r);
+        if (rc) return rc;
+        json_t *v = parse_body(&r);
+        if (!print_raw(cli, &r) && v) {
+            printf("%-32s %s\n", "NAME", "VERSION");
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(v, "secrets"), i, e) {
+                printf("%-32s %lld\n", json_string_value(json_object_get(e, "name")),
+                       (long long)json_integer_value(json_object_get(e, "version")));
+            }
+        }
+        json_decref(v);
+        httpc_response_free(&r);
+        return 0;
+    }
+    if (strcmp(sub, "rotate-master") == 0) {
+        if (cli->nargs != 1) return usage_error("%s", "secrets rotate-master");
+        int rc = cli_call(cli, "POST", "/v1/admin/rotate-master", "{}", &r);
+        if (rc) return rc;
+        json_t *v = parse_body(&r);
+        if (!print_raw(cli, &r) && v)
+            printf("master key version %lld: %lld records re-wrapped%s\n",
+                   (long long)json_integer_value(json_object_get(v, "current")),
+                   (long long)json_integer_value(json_object_get(v, "rewrapped")),
+                   json_is_true(json_object_get(v, "rotating"))
+                       ? " (not finished)"
+                       : "; the old key is no longer needed");
+        json_decref(v);
+        httpc_response_free(&r);
+        return 0;
+    }
+    return usage_error("%s", "secrets set|ls|rm|rotate-master");
+}
+
 static int cmd_version(cli_t *cli) {
     if (want_positional(cli, 0, "version", NULL) != 0) return EXIT_USAGE;
     if (cli->json)
@@ -918,7 +1025,7 @@ static const struct {
     {"delete", cmd_rm},     {"rollback", cmd_rollback}, {"logs", cmd_logs},
     {"exec", cmd_exec},     {"version", cmd_version},   {"keys", cmd_keys},
     {"token", cmd_token},   {"events", cmd_events},     {"triggers", cmd_triggers},
-    {"dlq", cmd_dlq},
+    {"dlq", cmd_dlq},       {"secrets", cmd_secrets},
 };
 
 /* --token, --namespace, --cacert, --cert, --key as "--f V" or "--f=V": true when argv[*i]

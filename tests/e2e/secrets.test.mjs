@@ -109,6 +109,28 @@ describe('secrets API and ctx.secrets', () => {
     }
   });
 
+  test('r3e secrets set (value from stdin) / ls / rm / rotate-master', async () => {
+    const name = uniqueName('seccli');
+    await srv.deploy(name, 'export default async (e, ctx) => ctx.secrets.CLI_KEY ?? null');
+    let r = await runCli(['secrets', 'set', name, 'CLI_KEY'], { server: srv.url, input: `${VALUE}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(VALUE));
+    r = await runCli(['secrets', 'ls', name], { server: srv.url });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /CLI_KEY\s+1/);
+    // the value arrived without its trailing newline (and comes back redacted)
+    const rec = await srv.invoke(name, {});
+    assert.equal(rec.result, '***');
+    r = await runCli(['secrets', 'rotate-master'], { server: srv.url });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no longer needed/);
+    r = await runCli(['secrets', 'rm', name, 'CLI_KEY'], { server: srv.url });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await srv.invoke(name, {})).result, null);
+    r = await runCli(['secrets', 'set', name, 'bad/key'], { server: srv.url, input: 'x' });
+    assert.notEqual(r.code, 0);
+  });
+
   test('worker processes never hold the master key in their environment', async () => {
     const pids = await srv.workerPids();
     assert.ok(pids.length >= 1);
