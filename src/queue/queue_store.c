@@ -957,10 +957,11 @@ static int qs_count(qs_t *qs, err_t *err) {
 /* Every lease at open belongs to a process that is gone: hand the jobs back now. */
 static int qs_release_all_leases(qs_t *qs, err_t *err) {
     uint64_t now = qs_now(qs);
+    char from[FLOOR_MAX] = ""; /* past the keys handled so far (their tombstones) */
     for (;;) {
         char **keys;
         size_t n;
-        if (store_meta_range(qs->s, K_LEASE, NULL, NULL, false, RECLAIM_BATCH, &keys, NULL, &n,
+        if (store_meta_range(qs->s, K_LEASE, from, NULL, false, RECLAIM_BATCH, &keys, NULL, &n,
                              err) != 0)
             return -1;
         qb_t b;
@@ -980,6 +981,7 @@ static int qs_release_all_leases(qs_t *qs, err_t *err) {
             queue_job_free(&j);
         }
         if (rc == 0) rc = qb_commit(qs, &b, err);
+        if (n) snprintf(from, sizeof from, "%s\x01", keys[n - 1]);
         qb_free(&b);
         store_strv_free(keys, n);
         if (rc != 0) return -1;

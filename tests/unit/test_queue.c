@@ -631,6 +631,29 @@ static void test_close_without_ack_loses_nothing(void **state) {
     durable_drain(fx);
 }
 
+static void test_restart_counts_the_interrupted_attempt(void **state) {
+    fixture_t *fx = *state;
+    queue_job_t once = job_of("once", "{}"), twice = job_of("twice", "{}");
+    once.max_attempts = 1;
+    twice.max_attempts = 2;
+    enqueue1(fx->q, &once);
+    enqueue1(fx->q, &twice);
+    queue_job_t *got;
+    assert_int_equal(claim(fx->q, 2, &got), 2);
+    queue_jobs_free(got, 2);
+    reopen(fx); /* a crash mid-run: the run counts, so a job that kills the server stops */
+    assert_stats(fx->q, 1, 0, 0, 1);
+    err_t err;
+    queue_job_t dead;
+    assert_int_equal(queue_dlq_get(fx->q, NULL, once.id, &dead, &err), 0);
+    assert_non_null(strstr(dead.last_error, "lease lost"));
+    queue_job_free(&dead);
+    assert_int_equal(claim(fx->q, 2, &got), 1);
+    assert_string_equal(got[0].id, twice.id);
+    assert_int_equal(got[0].attempt, 2);
+    queue_jobs_free(got, 1);
+}
+
 static const char *self_path = "/proc/self/exe";
 
 /* The writer half of the kill -9 test, in a fresh process (this binary re-executed). */
@@ -818,6 +841,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_idempotency_keys_expire_after_their_ttl, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_without_ack_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_counts_the_interrupted_attempt, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_kill_9_with_leased_jobs_loses_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kill_9_mid_enqueue_leaves_events_and_jobs_whole, setup,
