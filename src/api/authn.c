@@ -322,7 +322,9 @@ static bool authn_pick_ns(http_req_t *r) {
 
 /* Global resources are checked against "*" (only a global admin reaches them). */
 static const char *authn_check_ns(http_req_t *r) {
-    if (strcmp(r->url, "/metrics") == 0 || strncmp(r->url, "/v1/audit", 9) == 0) return AUTH_NS_ANY;
+    if (strcmp(r->url, "/metrics") == 0 || strncmp(r->url, "/v1/audit", 9) == 0 ||
+        strncmp(r->url, "/v1/admin/", 10) == 0) /* server-wide operations (master key) */
+        return AUTH_NS_ANY;
     return r->ns;
 }
 

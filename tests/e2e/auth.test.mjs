@@ -217,6 +217,9 @@ test('namespace admins manage only their namespace keys', async () => {
   assert.equal(list.status, 200);
   assert.ok(list.body.keys.length >= 2 && list.body.keys.every((k) => k.namespace === 'team-a'));
   assertError(await srv.get('/v1/audit', { token: nsAdmin.key }), 403, 'permission_denied');
+  // server-wide operations are for global admins only
+  assertError(await srv.post('/v1/admin/rotate-master', undefined, { token: nsAdmin.key }), 403, 'permission_denied');
+  assertError(await srv.get('/metrics', { token: nsAdmin.key }), 403, 'permission_denied');
 });
 
 test('rate limits per key answer 429 with Retry-After', async () => {

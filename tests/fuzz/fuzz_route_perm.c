@@ -1,6 +1,7 @@
 /* libFuzzer target: the route -> permission matcher and auth_check.
  * Input: "<method>\n<path>". Invariants: a match names exactly one permission; only
- * /healthz, /readyz, /fn/{name}/… and /ns/{ns}/fn/{name}/… are public; the roles stay nested (whatever a viewer
+ * /healthz, /readyz, /fn/{name}/…, /ns/{ns}/fn/{name}/… and /hooks/{id} (webhooks, with
+ * their own HMAC check) are public; the roles stay nested (whatever a viewer
  * may do, an invoker may, and so on up to admin), a global admin may do everything, and
  * nobody may act in a namespace other than their own. */
 #include <stdbool.h>
@@ -42,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (auth_route_permission(buf, path, &perm, &err) == 0) {
         if (__builtin_popcount(perm) != 1) abort();
         if (perm == AUTH_PUBLIC && strcmp(path, "/healthz") != 0 && strcmp(path, "/readyz") != 0 &&
-            strncmp(path, "/fn/", 4) != 0 && !fuzz_ns_trigger(path))
+            strncmp(path, "/fn/", 4) != 0 && !fuzz_ns_trigger(path) &&
+            strncmp(path, "/hooks/", 7) != 0)
             abort();
         auth_principal_t root = fuzz_principal(AUTH_ROLE_ADMIN, "*");
         if (auth_check(&root, perm, "team-a", &err) != 0) abort();
