@@ -470,8 +470,8 @@ static const char *qs_dup_in_batch(const queue_item_t *items, size_t i) {
     for (size_t k = 0; k < i; k++) {
         const eventlog_event_t *o = items[k].event;
         if (!o || items[k].duplicate) continue;
-        if (strcmp(o->ns && *o->ns ? o->ns : "default", ns) == 0 &&
-            strcmp(o->source, e->source) == 0 && strcmp(o->ce_id, e->ce_id) == 0)
+        if (strcmp(o->ce_id, e->ce_id) == 0 && strcmp(o->source, e->source) == 0 &&
+            strcmp(o->ns && *o->ns ? o->ns : "default", ns) == 0) /* ids differ most */
             return items[k].event_id;
     }
     return NULL;
