@@ -1486,10 +1486,54 @@ static int syntax_column(char *code, size_t len, size_t skip, int line) {
     return (int)(hi - ls); /* 1-based column of the last char of the failing prefix */
 }
 
+/* The wrapped source parses as a script even when user code closes the wrapper function
+ * early ("}); evil(); (function(){"), which would run code outside the module scope. The
+ * body is therefore parsed once more on its own, as an async function body (the dynamic
+ * function constructor parses the body separately, so it cannot escape). Nothing runs:
+ * constructing the function only parses it. Returns 1 when the body stands on its own. */
+static int check_body_alone(const char *code, size_t len, size_t skip, char *msg, size_t msglen,
+                            int *line, int *column) {
+    JSContextRef c = S.check_ctx;
+    if (len < skip + 2) return 1;
+    static const char getctor[] = "Object.getPrototypeOf(async function () {}).constructor";
+    JSStringRef gs = JSStringCreateWithUTF8CString(getctor);
+    JSValueRef ctor = JSEvaluateScript(c, gs, NULL, NULL, 1, NULL);
+    JSStringRelease(gs);
+    if (!ctor || !JSValueIsObject(c, ctor)) return 1;
+    /* body = everything between the wrapper's "{" and its closing "})" */
+    size_t blen = len - skip - 2;
+    char *body = malloc(blen + 1);
+    if (!body) return 1;
+    memcpy(body, code + skip, blen);
+    body[blen] = '\0';
+    const char *names[4] = {"module", "exports", "__r3e_d", body};
+    JSValueRef args[4];
+    for (int i = 0; i < 4; i++) {
+        JSStringRef a = JSStringCreateWithUTF8CString(names[i]);
+        args[i] = JSValueMakeString(c, a);
+        JSStringRelease(a);
+    }
+    free(body);
+    JSValueRef exc = NULL;
+    JSObjectCallAsConstructor(c, (JSObjectRef)ctor, 4, args, &exc);
+    if (!exc) return 1;
+    int l = 0;
+    if (JSValueIsObject(c, exc)) {
+        JSValueRef lv = js_get(c, (JSObjectRef)exc, "line");
+        if (lv && JSValueIsNumber(c, lv)) l = (int)JSValueToNumber(c, lv, NULL) - 2;
+    }
+    /* the dynamic-function prologue adds two lines; report in wrapped-source lines */
+    *line = l > 0 ? l : 1;
+    *column = 1;
+    snprintf(msg, msglen, "Unexpected token '}': the code closes its module scope early");
+    return 0;
+}
+
 int sbx_check_syntax(char *code, size_t len, size_t skip, char *msg, size_t msglen, int *line,
                      int *column) {
     if (!S.check_ctx) S.check_ctx = JSGlobalContextCreateInGroup(S.group, NULL);
-    if (check_once(code, msg, msglen, line)) return 1;
+    if (check_once(code, msg, msglen, line))
+        return check_body_alone(code, len, skip, msg, msglen, line, column);
     *column = *line > 0 ? syntax_column(code, len, skip, *line) : 0;
     return 0;
 }
