@@ -782,11 +782,18 @@ int evsys_start(api_t *api, err_t *err) {
     return 0;
 }
 
-void evsys_stop(api_t *api) {
+void evsys_quiesce(api_t *api) {
     evsys_t *ev = api->ev;
     if (!ev) return;
     if (ev->sched.stop) ev->sched.stop(&ev->sched);
     dispatcher_stop(ev->disp);
+    ev->disp = NULL;
+}
+
+void evsys_stop(api_t *api) {
+    evsys_t *ev = api->ev;
+    if (!ev) return;
+    evsys_quiesce(api);
     queue_close(ev->q);
     for (size_t i = 0; i < ev->n; i++)
         ev_entry_free(ev->entries[i]);

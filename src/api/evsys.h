@@ -22,8 +22,12 @@ typedef struct evsys evsys_t;
 /* Opens the queue on api->store, loads the stored triggers into the matcher, starts the
  * sources and the dispatcher. 0 or -1 with err. */
 int evsys_start(api_t *api, err_t *err);
-/* Shutdown, in order: stop sources (scheduler), then the dispatcher (in-flight runs finish),
- * then the queue. Before runtime_stop and store_close. NULL-safe. */
+/* Shutdown step 1, while HTTP requests drain: stop the sources (scheduler), then the
+ * dispatcher (no new claims; in-flight runs finish and are settled). The queue stays open
+ * for requests still in flight. NULL-safe, idempotent. */
+void evsys_quiesce(api_t *api);
+/* Step 2, after the HTTP server stopped: evsys_quiesce if not done, then close the queue and
+ * free. Before runtime_stop and store_close. NULL-safe. */
 void evsys_stop(api_t *api);
 
 /* Queue metrics text (Prometheus) appended to /metrics; malloc'ed, may be "". */

@@ -486,6 +486,8 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
      * clients in the backlog instead of refusing them */
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     logbus_close(api->bus); /* ends log followers, which would otherwise never finish */
+    evsys_quiesce(api);     /* sources, then dispatchers: in-flight async runs finish */
+    log_info("shutdown: event sources and dispatchers stopped");
     /* WebSocket sessions get 1001 and must hand their sockets back before MHD stops */
     int ws_left = api_ws_shutdown(5000);
     if (ws_left) log_warn("shutdown: %d WebSocket sessions did not close in time", ws_left);
@@ -510,8 +512,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     }
     MHD_stop_daemon(d);
     log_info("shutdown: http stopped");
-    evsys_stop(api); /* sources, then dispatchers (in-flight runs finish), then the queue */
-    log_info("shutdown: event sources and dispatchers stopped");
+    evsys_stop(api); /* the queue, once no request can reach it */
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
     log_info("shutdown: workers stopped");
