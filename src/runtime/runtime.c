@@ -794,7 +794,12 @@ runtime_t *runtime_start(const runtime_config_t *cfg, err_t *err) {
         rt->cfg.workers = n < 2 ? 2 : (int)n;
     }
     if (rt->cfg.default_concurrency == 0) rt->cfg.default_concurrency = 1000;
-    if (rt->cfg.warm_contexts == 0) rt->cfg.warm_contexts = 256;
+    if (rt->cfg.warm_contexts == 0) {
+        /* operators size the per-worker LRU with R3E_WARM_CONTEXTS (default 256) */
+        const char *wc = getenv("R3E_WARM_CONTEXTS");
+        long n = wc ? strtol(wc, NULL, 10) : 0;
+        rt->cfg.warm_contexts = n > 0 ? (size_t)n : 256;
+    }
     if (cfg->exe) {
         snprintf(rt->exe, sizeof rt->exe, "%s", cfg->exe);
     } else {
