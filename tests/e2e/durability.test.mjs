@@ -80,3 +80,18 @@ test('an event acknowledged before kill -9 still runs its trigger after restart'
     return true;
   }, { timeoutMs: 60000, intervalMs: 500, what: 'every acknowledged event to run' });
 });
+
+test('SIGTERM lets an in-flight async run finish: one attempt, status ok', async () => {
+  const name = uniqueName('graceful');
+  await srv.deploy(name, 'export default async () => { await new Promise((r) => setTimeout(r, 1500)); return 1; }');
+  const r = await srv.post(`/v1/functions/${name}/invoke?async=1`, {});
+  assert.equal(r.status, 202, r.text);
+  await waitFor(async () => (await srv.get(`/v1/executions/${r.body.execution_id}`)).body.status === 'running',
+    { timeoutMs: 10000, what: 'the run to start' });
+  const stopped = await srv.stop('SIGTERM');
+  assert.equal(stopped.code, 0, JSON.stringify(stopped));
+  await srv.restart();
+  const g = await srv.get(`/v1/executions/${r.body.execution_id}`);
+  assert.equal(g.body.status, 'ok', g.text);
+  assert.equal(g.body.attempts, 1, 'finished before the stop, not re-run');
+});
