@@ -1,6 +1,7 @@
 /* Function management: deploy (new version), list, describe, delete, roll back/forward. */
 #include "api/api.h"
 #include "api/deploy.h"
+#include "api/secrets.h"
 
 #include "core/util.h"
 #include "obs/log.h"
@@ -196,6 +197,10 @@ void api_h_delete_function(http_req_t *r, const route_match_t *m) {
         return;
     }
     fncache_invalidate(r->api->fns, f.name);
+    /* a function created later under the same name must not inherit these secrets */
+    if (api_secrets_vault() &&
+        vault_delete_all_for_function(api_secrets_vault(), r->ns, f.name, &e) < 0)
+        log_warn("secrets of deleted function %s not removed: %s", f.name, e.msg);
     log_msg(LOG_INFO, &(log_ctx_t){.request_id = r->request_id, .function = f.name},
             "deleted function");
     http_send_json(r, 200, json_pack("{s:s}", "deleted", f.name));

@@ -49,6 +49,16 @@ describe('secrets API and ctx.secrets', () => {
     assert.ok(!d.text.includes(VALUE), 'describe never shows values');
   });
 
+  test('deleting a function deletes its secrets (a new function of that name starts empty)', async () => {
+    const name = uniqueName('sec');
+    await srv.deploy(name, 'export default async (e, ctx) => Object.keys(ctx.secrets)');
+    await srv.put(`/v1/functions/${name}/secrets/OLD`, { value: VALUE });
+    assert.equal((await srv.del(`/v1/functions/${name}`)).status, 200);
+    await srv.deploy(name, 'export default async (e, ctx) => Object.keys(ctx.secrets)');
+    assert.deepEqual((await srv.invoke(name, {})).result, []);
+    assert.deepEqual((await srv.get(`/v1/functions/${name}/secrets`)).body.secrets, []);
+  });
+
   test('unknown function is 404, bad secret name is 400', async () => {
     let r = await srv.put('/v1/functions/no-such-fn/secrets/K', { value: 'x' });
     assert.equal(r.status, 404, r.text);
