@@ -95,6 +95,32 @@ describe('secrets API and ctx.secrets', () => {
     assert.ok(!srv.stderr.includes(VALUE), 'server log never shows the value');
   });
 
+  test('the live log stream (?follow=1) shows the redacted line', async () => {
+    const name = uniqueName('secf');
+    await srv.deploy(name, 'export default async (e, ctx) => { console.log("streamed " + ctx.secrets.API_KEY); return 1; }');
+    await srv.put(`/v1/functions/${name}/secrets/API_KEY`, { value: VALUE });
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 15000);
+    try {
+      const res = await fetch(`${srv.url}/v1/functions/${name}/logs?follow=1`, { signal: ac.signal });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      await new Promise((r) => setTimeout(r, 200)); // the follower is registered
+      await srv.invoke(name, {});
+      let text = '';
+      while (!text.includes('streamed')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+      assert.match(text, /streamed \*\*\*/);
+      assert.ok(!text.includes(VALUE));
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+  });
+
   test('a thrown error carrying a secret is redacted', async () => {
     const name = uniqueName('sec');
     await srv.deploy(name, 'export default async (e, ctx) => { throw new Error("bad " + ctx.secrets.API_KEY); }');
