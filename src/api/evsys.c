@@ -20,9 +20,9 @@
 #include <string.h>
 #include <time.h>
 
-#define EV_CATCHUP_MAX 100      /* catch_up fires at most this many missed ticks */
-#define EV_SKIP_GRACE_S 5       /* skip: a tick this late still fires (scheduler jitter) */
-#define EV_SCHED_TICK_MS 200    /* scheduler resolution */
+#define EV_CATCHUP_MAX 100   /* catch_up fires at most this many missed ticks */
+#define EV_SKIP_GRACE_S 2    /* skip: a tick this late still fires (scheduler jitter, slow start) */
+#define EV_SCHED_TICK_MS 200 /* scheduler resolution */
 #define EV_DEST_TIMEOUT_MS 5000 /* destination / callback POSTs */
 #define EV_PRUNE_EVERY_MS 60000 /* event-log retention and idempotency-key GC */
 

@@ -177,3 +177,32 @@ test('triggers are listed, survive a restart, and are deleted', async () => {
   const q = await srv.post('/v1/events', { specversion: '1.0', source: src, type: 'x' }, { headers: CE });
   assert.equal(q.body.jobs, 0);
 });
+
+test('missed ticks after downtime: catch_up fires them, skip does not', async () => {
+  const name = uniqueName('missed');
+  await srv.deploy(name, 'export default async () => null');
+  const mk = async (missed) => (await createTrigger({ function: name, source: { type: 'schedule', cron: '@every 1s', missed } })).id;
+  const catchUp = await mk('catch_up');
+  const skip = await mk('skip');
+  const ticks = async (id) => {
+    const l = await srv.get(`/v1/events?source=${encodeURIComponent(`r3e://schedule/${id}`)}&limit=1000`);
+    return l.body.events.map((e) => Date.parse(e.event.time) / 1000).sort((a, b) => a - b);
+  };
+  await waitFor(async () => (await ticks(catchUp)).length >= 1 && (await ticks(skip)).length >= 1,
+    { timeoutMs: 10000, what: 'the first ticks' });
+  await srv.stop('SIGTERM');
+  const down = Date.now();
+  await new Promise((r) => setTimeout(r, 5000));
+  await srv.restart();
+  const downS = (Date.now() - down) / 1000;
+  // catch_up: one tick for every second, no gap across the downtime
+  const c = await waitFor(async () => {
+    const t = await ticks(catchUp);
+    return t[t.length - 1] >= Math.floor(Date.now() / 1000) - 1 ? t : null;
+  }, { timeoutMs: 10000, what: 'catch_up to reach now' });
+  for (let i = 1; i < c.length; i++) assert.equal(c[i] - c[i - 1], 1, `catch_up ticks are contiguous: ${c.join(',')}`);
+  // skip: a gap at least as long as most of the downtime
+  const s = await ticks(skip);
+  const gaps = s.slice(1).map((t, i) => t - s[i]);
+  assert.ok(Math.max(...gaps) >= Math.floor(downS) - 2, `skip leaves a gap (downtime ${downS}s): ${s.join(',')}`);
+});
