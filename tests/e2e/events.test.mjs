@@ -96,3 +96,34 @@ test('the event log filters by type and since', async () => {
   assert.equal(s.body.events.length, 0);
   await waitFor(async () => true);
 });
+
+test('CLI: events publish / ls, triggers create / ls / disable / rm, dlq ls, invoke --async', async () => {
+  const { execFile } = await import('node:child_process');
+  const { BIN } = await import('./lib/server.mjs');
+  const r3e = (...args) => new Promise((resolve) => {
+    execFile(BIN, ['--json', ...args], { env: { ...process.env, R3E_SERVER: srv.url }, timeout: 20000 },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, out: stdout, err: stderr }));
+  });
+  const name = uniqueName('clifn');
+  await srv.deploy(name, 'export default async (e) => e');
+  const src = uniqueName('clisrc');
+  const t = await r3e('triggers', 'create', name, '--custom', '--filter', JSON.stringify({ source: [src] }), '--sequential', '--max-attempts', '2');
+  assert.equal(t.code, 0, t.err);
+  const trig = JSON.parse(t.out);
+  assert.equal(trig.mode, 'sequential');
+  assert.equal(trig.retry.max_attempts, 2);
+  const p = await r3e('events', 'publish', '--type', 'cli.t', '--source', src, '--id', 'c1', '--data', '{"x":1}');
+  assert.equal(p.code, 0, p.err);
+  assert.equal(JSON.parse(p.out).jobs, 1);
+  const l = await r3e('events', 'ls', '--source', src);
+  assert.equal(JSON.parse(l.out).events[0].ce_id, 'c1');
+  assert.ok(JSON.parse((await r3e('triggers', 'ls')).out).triggers.some((x) => x.id === trig.id));
+  assert.equal(JSON.parse((await r3e('triggers', 'disable', trig.id)).out).enabled, false);
+  assert.equal((await r3e('triggers', 'rm', trig.id)).code, 0);
+  assert.ok(Array.isArray(JSON.parse((await r3e('dlq', 'ls')).out).dead_letters));
+  const a = await r3e('invoke', name, '--async', '--data', '{"q":2}');
+  assert.equal(a.code, 0, a.err);
+  assert.match(JSON.parse(a.out).execution_id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  const bad = await r3e('triggers', 'create', name);
+  assert.equal(bad.code, 2, 'usage error without a source');
+});
