@@ -118,3 +118,46 @@ test('X-Callback-Url to a loopback address is refused without --egress-allow', a
     hs.close();
   }
 });
+
+test('an on_success URL destination receives {condition, execution, event}', async () => {
+  const got = [];
+  const hs = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { got.push(JSON.parse(body)); res.end('ok'); });
+  });
+  await new Promise((resolve) => hs.listen(0, '127.0.0.1', resolve));
+  try {
+    const name = uniqueName('dest');
+    await srv.deploy(name, 'export default async (e) => e.data.v * 2');
+    const src = uniqueName('destsrc');
+    const t = await srv.post('/v1/triggers', { function: name, source: { type: 'custom' }, filter: { source: [src] },
+      on_success: { url: `http://127.0.0.1:${hs.address().port}/ok` } });
+    assert.equal(t.status, 201, t.text);
+    const p = await srv.post('/v1/events', { specversion: '1.0', source: src, type: 'x', data: { v: 21 } },
+      { headers: { 'content-type': 'application/cloudevents+json' } });
+    assert.equal(p.body.jobs, 1, p.text);
+    await waitFor(() => got.length > 0, { timeoutMs: 15000, what: 'the destination POST' });
+    assert.equal(got[0].condition, 'success');
+    assert.equal(got[0].execution.result, 42);
+    assert.equal(got[0].execution.trigger_id, t.body.id);
+    assert.deepEqual(got[0].event.data, { v: 21 });
+  } finally {
+    hs.close();
+  }
+});
+
+test('triggers, events and async executions are scoped to the namespace', async () => {
+  const name = uniqueName('nsfn');
+  await srv.deploy(name, 'export default async () => 1');
+  const t = await srv.post('/v1/triggers', { function: name, source: { type: 'custom' } });
+  assert.equal(t.status, 201, t.text);
+  const other = await srv.post('/v1/events', { specversion: '1.0', source: 'ns-test', type: 'x' },
+    { headers: { 'content-type': 'application/cloudevents+json' }, namespace: 'other' });
+  assert.equal(other.status, 202, other.text);
+  assert.equal(other.body.jobs, 0, 'a default-namespace trigger does not see events of "other"');
+  assert.equal((await srv.get(`/v1/triggers/${t.body.id}`, { namespace: 'other' })).status, 404);
+  assert.equal((await srv.get(`/v1/events/${other.body.id}`)).status, 404);
+  assertError(await srv.post(`/v1/functions/${name}/invoke?async=1`, {}, { namespace: 'other' }), 404, 'not_found');
+  assert.equal((await srv.del(`/v1/triggers/${t.body.id}`)).status, 200);
+});
