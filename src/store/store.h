@@ -142,7 +142,6 @@ int store_meta_delete(store_t *s, const char *kind, const char *key, err_t *err)
 int store_meta_list(store_t *s, const char *kind, const char *start_after, size_t limit,
                     char ***keys, char ***vals, size_t *n, err_t *err);
 
-/* --- backend vtable (for backend implementers only) ------------------------------- */
 /* One step of an atomic metadata write (store_meta_write): val NULL deletes the record. */
 typedef struct {
     const char *kind, *key;
@@ -162,6 +161,7 @@ int store_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *er
 int store_meta_range(store_t *s, const char *kind, const char *from, const char *to, bool reverse,
                      size_t limit, char ***keys, char ***vals, size_t *n, err_t *err);
 
+/* --- backend vtable (for backend implementers only) ------------------------------- */
 typedef struct store_ops {
     const char *name;
     void (*close)(store_t *s);
@@ -192,10 +192,10 @@ typedef struct store_ops {
     int (*meta_delete)(store_t *, const char *, const char *, err_t *);
     int (*meta_list)(store_t *, const char *, const char *, size_t, char ***, char ***, size_t *,
                      err_t *);
-} store_ops_t;
     int (*meta_write)(store_t *, const store_meta_op_t *, size_t, err_t *); /* ops checked */
     int (*meta_range)(store_t *, const char *, const char *, const char *, bool, size_t, char ***,
                       char ***, size_t *, err_t *);
+} store_ops_t;
 
 struct store {
     const store_ops_t *ops;

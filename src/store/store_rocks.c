@@ -906,11 +906,6 @@ static int rocks_meta_list(store_t *s, const char *kind, const char *start_after
     return 0;
 }
 
-/* --- open / close --------------------------------------------------------------------- */
-
-static void rocks_destroy(rocks_t *r) {
-    for (int i = 0; i < CF_COUNT; i++)
-        if (r->cf[i]) rocksdb_column_family_handle_destroy(r->cf[i]);
 /* One RocksDB write batch: atomic and durable together (the WAL record is the batch).
  * Holds meta_lock for reading like every other meta writer. */
 static int rocks_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err) {
@@ -993,6 +988,11 @@ static int rocks_meta_range(store_t *s, const char *kind, const char *from, cons
     return 0;
 }
 
+/* --- open / close --------------------------------------------------------------------- */
+
+static void rocks_destroy(rocks_t *r) {
+    for (int i = 0; i < CF_COUNT; i++)
+        if (r->cf[i]) rocksdb_column_family_handle_destroy(r->cf[i]);
     if (r->db) rocksdb_close(r->db);
     if (r->ropts) rocksdb_readoptions_destroy(r->ropts);
     if (r->wopts) rocksdb_writeoptions_destroy(r->wopts);
@@ -1030,13 +1030,13 @@ static const store_ops_t rocks_ops = {
     .meta_get = rocks_meta_get,
     .meta_delete = rocks_meta_delete,
     .meta_list = rocks_meta_list,
+    .meta_write = rocks_meta_write,
+    .meta_range = rocks_meta_range,
 };
 
 static bool rocks_sync_wanted(void) {
     const char *v = getenv("R3E_SYNC");
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
-    .meta_write = rocks_meta_write,
-    .meta_range = rocks_meta_range,
 }
 
 store_t *store_rocks_open(const char *dir, err_t *err) {
