@@ -118,7 +118,7 @@ int vault_list(vault_t *v, const char *ns, const char *fn, vault_entry_t **out, 
  * and only for the function being invoked: the JSON goes to that worker (ctx.secrets), the
  * values to a redactor for that execution's logs and result. */
 typedef struct {
-    char *json; /* {"NAME":"value",…}, NUL-terminated, inside values_mem */
+    char *json; /* {"NAME":"value",…}, NUL-terminated, inside values_mem ("{}" static when n = 0) */
     size_t json_len;
     size_t n;         /* number of secrets */
     char **names;     /* n names (malloc'd; not secret) */
