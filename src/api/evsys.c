@@ -508,7 +508,7 @@ static int ev_run(void *arg, const queue_job_t *job, char exec_id[129], err_t *e
         if (text && last) ev_after_final(ev, job, false, text);
         free(text);
         atomic_fetch_add(&ev->deliveries_failed, 1);
-        return err_set(err, R3E_ENOTFOUND, "%s", err->msg);
+        return -1; /* err already says which function is missing */
     }
     uint64_t started = util_wall_ms();
     char ts[40];
@@ -542,7 +542,8 @@ static int ev_run(void *arg, const queue_job_t *job, char exec_id[129], err_t *e
         if (text && last) ev_after_final(ev, job, false, text);
         free(text);
         atomic_fetch_add(&ev->deliveries_failed, 1);
-        return err_set(err, R3E_EIO, "%s", err->msg);
+        err->code = R3E_EIO; /* a failed attempt, not a busy runtime: retried with backoff */
+        return -1;
     }
     bool ok = strcmp(res.status, "ok") == 0;
     metrics_invocation(job->function, res.status, res.duration_us);
