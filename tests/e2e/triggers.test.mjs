@@ -206,3 +206,37 @@ test('missed ticks after downtime: catch_up fires them, skip does not', async ()
   const gaps = s.slice(1).map((t, i) => t - s[i]);
   assert.ok(Math.max(...gaps) >= Math.floor(downS) - 2, `skip leaves a gap (downtime ${downS}s): ${s.join(',')}`);
 });
+
+test('with authentication on: permissions of the event routes; /hooks/{id} needs no key', async () => {
+  const a = await startServer({ workers: 1, auth: true });
+  try {
+    const key = async (role) => {
+      const r = await a.post('/v1/keys', { role, namespace: 'default', name: `${role}-ev` });
+      assert.equal(r.status, 201, r.text);
+      return r.body.key;
+    };
+    const viewer = await key('viewer');
+    const invoker = await key('invoker');
+    const dev = await key('developer');
+    const name = uniqueName('authfn');
+    await a.deploy(name, 'export default async () => 1');
+    const ev = { specversion: '1.0', source: 'auth', type: 'x' };
+    const ce = { 'content-type': 'application/cloudevents+json' };
+    assertError(await a.post('/v1/events', ev, { token: null, headers: ce }), 401, 'unauthenticated');
+    assertError(await a.post('/v1/events', ev, { token: viewer, headers: ce }), 403, 'permission_denied');
+    assert.equal((await a.post('/v1/events', ev, { token: invoker, headers: ce })).status, 202);
+    assert.equal((await a.get('/v1/events', { token: viewer })).status, 200);
+    const spec = { function: name, source: { type: 'webhook' } };
+    assertError(await a.post('/v1/triggers', spec, { token: invoker }), 403, 'permission_denied');
+    const t = await a.post('/v1/triggers', spec, { token: dev });
+    assert.equal(t.status, 201, t.text);
+    assert.equal((await a.get('/v1/triggers', { token: viewer })).status, 200);
+    assert.equal((await a.get('/v1/dlq', { token: viewer })).status, 200);
+    assertError(await a.post(`/v1/triggers/${t.body.id}/disable`, undefined, { token: invoker }), 403, 'permission_denied');
+    assertError(await a.post(`/v1/functions/${name}/invoke?async=1`, {}, { token: viewer }), 403, 'permission_denied');
+    assert.equal((await a.post(`/v1/functions/${name}/invoke?async=1`, {}, { token: invoker })).status, 202);
+    assert.equal((await a.post(t.body.webhook_url, '{"a":1}', { token: null })).status, 202, 'webhooks are public');
+  } finally {
+    await a.close();
+  }
+});
