@@ -30,10 +30,10 @@ typedef struct api {
     atomic_bool stopping;
     /* authn.c: authentication state; auth_on false only for --dev on loopback */
     bool auth_on;
-    struct auth_jwt *jwt;           /* NULL when no signing/verifying key is configured */
-    struct auth_ratelimit *rl_key;  /* per principal */
-    struct auth_ratelimit *rl_ns;   /* per namespace */
-    struct evsys *ev;               /* evsys.c: queue, triggers, sources; owned by server.c */
+    struct auth_jwt *jwt;          /* NULL when no signing/verifying key is configured */
+    struct auth_ratelimit *rl_key; /* per principal */
+    struct auth_ratelimit *rl_ns;  /* per namespace */
+    struct evsys *ev;              /* evsys.c: queue, triggers, sources; owned by server.c */
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
 } api_t;
 

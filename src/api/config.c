@@ -114,8 +114,8 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         double rate, burst;
         char tail;
         if (sscanf(v, "%lf:%lf%c", &rate, &burst, &tail) != 2 || !(rate > 0) || !(burst >= 1))
-            return err_set(err, R3E_EINVAL, "%s wants RATE:BURST (RATE > 0, BURST >= 1), got \"%s\"",
-                           flag, v);
+            return err_set(err, R3E_EINVAL,
+                           "%s wants RATE:BURST (RATE > 0, BURST >= 1), got \"%s\"", flag, v);
         bool key = strcmp(flag, "--rate-limit-key") == 0;
         *(key ? &c->rl_key_rate : &c->rl_ns_rate) = rate;
         *(key ? &c->rl_key_burst : &c->rl_ns_burst) = burst;
@@ -152,11 +152,16 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
 static const struct {
     const char *env, *flag;
 } config_env[] = {
-    {"R3E_DATA", "--data"},         {"R3E_LISTEN", "--listen"},
-    {"R3E_WORKERS", "--workers"},   {"R3E_EGRESS_ALLOW", "--egress-allow"},
-    {"R3E_MAX_BODY", "--max-body"}, {"R3E_QUEUE_TIMEOUT_MS", "--queue-timeout-ms"},
-    {"R3E_AUTH", "--auth"},         {"R3E_JWT_SECRET_FILE", "--jwt-secret-file"},
-    {"R3E_TLS_CERT", "--tls-cert"}, {"R3E_TLS_KEY", "--tls-key"},
+    {"R3E_DATA", "--data"},
+    {"R3E_LISTEN", "--listen"},
+    {"R3E_WORKERS", "--workers"},
+    {"R3E_EGRESS_ALLOW", "--egress-allow"},
+    {"R3E_MAX_BODY", "--max-body"},
+    {"R3E_QUEUE_TIMEOUT_MS", "--queue-timeout-ms"},
+    {"R3E_AUTH", "--auth"},
+    {"R3E_JWT_SECRET_FILE", "--jwt-secret-file"},
+    {"R3E_TLS_CERT", "--tls-cert"},
+    {"R3E_TLS_KEY", "--tls-key"},
     {"R3E_TLS_CLIENT_CA", "--tls-client-ca"},
     {"R3E_EVENT_RETENTION_DAYS", "--event-retention-days"},
 };

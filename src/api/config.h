@@ -26,21 +26,21 @@ typedef struct {
     char port_file[1024];         /* write the bound port here once listening ("" = no) */
     bool help;
     /* authentication and transport (authn.c, server.c) */
-    int auth;                     /* -1 = default (off only for --dev on loopback), 0, 1 */
-    char admin_key_file[1024];    /* write a freshly created admin key here (0600) */
-    char jwt_secret_file[1024];   /* HS256 secret (>= 32 bytes) */
-    char jwt_key_file[1024];      /* ES256 private key PEM; created when absent */
-    char jwt_issuer[128];         /* default "r3e" */
-    char jwt_audience[128];       /* default "r3e-api" */
-    char jwks_file[1024];         /* trusted external keys */
-    char jwks_issuer[128];        /* iss required of JWKS-verified tokens */
+    int auth;                         /* -1 = default (off only for --dev on loopback), 0, 1 */
+    char admin_key_file[1024];        /* write a freshly created admin key here (0600) */
+    char jwt_secret_file[1024];       /* HS256 secret (>= 32 bytes) */
+    char jwt_key_file[1024];          /* ES256 private key PEM; created when absent */
+    char jwt_issuer[128];             /* default "r3e" */
+    char jwt_audience[128];           /* default "r3e-api" */
+    char jwks_file[1024];             /* trusted external keys */
+    char jwks_issuer[128];            /* iss required of JWKS-verified tokens */
     double rl_key_rate, rl_key_burst; /* per principal */
     double rl_ns_rate, rl_ns_burst;   /* per namespace */
     char tls_cert[1024], tls_key[1024], tls_client_ca[1024]; /* PEM files */
-    unsigned max_connections;     /* MHD connection limit */
-    unsigned per_ip_connections;  /* MHD per-IP connection limit, 0 = none */
+    unsigned max_connections;                                /* MHD connection limit */
+    unsigned per_ip_connections;   /* MHD per-IP connection limit, 0 = none */
     uint32_t event_retention_days; /* event log retention (evsys.c prunes), default 7 */
-    char master_key_file[1024];   /* secret vault master key (secrets.h); "" = environment */
+    char master_key_file[1024];    /* secret vault master key (secrets.h); "" = environment */
 } api_config_t;
 
 /* argv[0] is "server". Returns 0, or -1 with R3E_EINVAL and a message for the operator. */

@@ -200,8 +200,8 @@ static int exec_ndjson(json_t *lines, char **out, size_t *out_len) {
 
 /* Collects the newest `limit` log lines of `name` as NDJSON, oldest first. Walks records
  * newest first, a page at a time, and stops once enough lines are gathered. */
-static int exec_recent_logs(api_t *api, const char *ns, const char *name, size_t limit, char **out, size_t *out_len,
-                            err_t *err) {
+static int exec_recent_logs(api_t *api, const char *ns, const char *name, size_t limit, char **out,
+                            size_t *out_len, err_t *err) {
     json_t *lines = json_array(); /* newest first while collecting */
     char before[32] = "";
     bool more = true;
@@ -209,8 +209,8 @@ static int exec_recent_logs(api_t *api, const char *ns, const char *name, size_t
     for (int page = 0; more && page < 10000 / LOGS_PAGE && json_array_size(lines) < limit; page++) {
         char **recs = NULL;
         size_t n = 0;
-        if (store_list_executions(api->store, ns, name, before[0] ? before : NULL, LOGS_PAGE,
-                                  &recs, &n, err) < 0) {
+        if (store_list_executions(api->store, ns, name, before[0] ? before : NULL, LOGS_PAGE, &recs,
+                                  &n, err) < 0) {
             json_decref(lines);
             return -1;
         }
@@ -294,7 +294,7 @@ void api_h_logs(http_req_t *r, const route_match_t *m) {
     follow = fq && (strcmp(fq, "1") == 0 || strcmp(fq, "true") == 0 || *fq == '\0');
     if (exec_fn_known(r, name, 0) < 0) return;
     logbus_sub_t *sub = NULL;
-    if (follow) { /* subscribe before reading history: a line may repeat, none is lost */
+    if (follow) {          /* subscribe before reading history: a line may repeat, none is lost */
         char bus_key[132]; /* followers are per namespace: "ns/name" */
         snprintf(bus_key, sizeof bus_key, "%s/%s", r->ns, name);
         sub = logbus_subscribe(r->api->bus, bus_key, LOGS_FOLLOW_QUEUE);

@@ -356,8 +356,8 @@ static void trig_run(http_req_t *r, const char *name, const char *rest) {
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, trig_collect, &q);
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, trig_collect, &h);
     size_t event_len;
-    char *event = trigger_event_json(r->method, rest, q.kv, q.n, h.kv, h.n, r->body, r->body_len,
-                                     &event_len);
+    char *event =
+        trigger_event_json(r->method, rest, q.kv, q.n, h.kv, h.n, r->body, r->body_len, &event_len);
     free(q.kv);
     free(h.kv);
     if (!event) {

@@ -459,9 +459,8 @@ static struct MHD_Daemon *srv_start_http(api_t *api, err_t *err) {
         flags, api->cfg.port, NULL, NULL, srv_access, api, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log,
         api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)api->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)api->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, srv_completed, api, MHD_OPTION_ARRAY,
-        opts, MHD_OPTION_END);
+        (unsigned)api->cfg.conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, srv_completed, api, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d)
         err_set(err, R3E_EIO, "cannot listen on %s (address in use or not permitted?)",
                 api->cfg.listen);

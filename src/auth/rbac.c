@@ -53,7 +53,7 @@
     X("POST", "/v1/events", AUTH_PERM_EVENTS_PUBLISH)                                              \
     X("GET", "/v1/events", AUTH_PERM_EVENTS_READ)                                                  \
     X("GET", "/v1/events/{id}", AUTH_PERM_EVENTS_READ)                                             \
-    X("*", "/hooks/{id}", AUTH_PUBLIC) /* webhooks: their own HMAC check per trigger */           \
+    X("*", "/hooks/{id}", AUTH_PUBLIC) /* webhooks: their own HMAC check per trigger */            \
     X("GET", "/v1/ws", AUTH_PERM_EVENTS_READ)                                                      \
     X("POST", "/v1/graphql", AUTH_PERM_FUNCTIONS_READ)                                             \
     X("POST", "/v1/keys", AUTH_PERM_KEYS_ADMIN)                                                    \
@@ -63,7 +63,7 @@
     X("POST", "/v1/auth/token", AUTH_AUTHENTICATED)                                                \
     X("GET", "/v1/audit", AUTH_PERM_AUDIT_READ)                                                    \
     X("POST", "/v1/admin/rotate-master", AUTH_PERM_KEYS_ADMIN)                                     \
-    X("*", "/fn/{name}/*", AUTH_PUBLIC) /* HTTP triggers: per-function auth (public|key|jwt) */ \
+    X("*", "/fn/{name}/*", AUTH_PUBLIC) /* HTTP triggers: per-function auth (public|key|jwt) */    \
     X("*", "/ns/{ns}/fn/{name}/*", AUTH_PUBLIC) /* the same, in namespace {ns} */
 
 #define AS_ROUTER(m, p, perm) {m, p, NULL},
