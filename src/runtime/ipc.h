@@ -11,7 +11,9 @@
  *   server -> worker
  *     invoke  {exec_id, fn, version, hash, isolation:"warm"|"fresh", timeout_ms, memory_mb,
  *              env:{…}, limits:{max_log_bytes, max_result_bytes, max_fetches,
- *              max_fetch_bytes}}                              payload: event JSON text
+ *              max_fetch_bytes}, secrets?:{NAME:value}}       payload: event JSON text
+ *              (secrets: the function's decrypted secrets for this invocation only; the
+ *              server wipes its copy of the frame, the worker wipes it after the run)
  *     code    {hash}                                          payload: code (UTF-8)
  *     kv_r    {rid, ok, found?, error?}                       payload: value / JSON keys
  *     check   {}                                              payload: code to syntax-check
@@ -26,7 +28,8 @@
  *              recycle: the worker exits right after this frame — after a memory_limit, or
  *              when its RSS passed R3E_WORKER_MAX_RSS_MB, default 2048)
  *     check_r {ok, error?:{name,message,line,column}}
- *     fatal   {signal, reason:"memory"|"crash"}  best effort, from a signal handler
+ *     fatal   {signal, reason:"memory"|"crash", syscall?}  best effort, from a signal
+ *              handler; syscall names the call a seccomp trap (SIGSYS) refused
  */
 #ifndef R3E_RUNTIME_IPC_H
 #define R3E_RUNTIME_IPC_H
