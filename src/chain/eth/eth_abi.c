@@ -118,7 +118,7 @@ static int encode_value(const eth_abi_type_t *t, const json_t *v, eth_buf_t *out
         return 0;
     case ETH_ABI_BYTES: {
         uint8_t *p;
-        size_t n;
+        size_t n = 0;
         if (eth_hex_decode(json_string_value(v), &p, &n, what, err) < 0) return -1;
         put_word_len(out, n);
         put_padded(out, p, n);
@@ -202,7 +202,7 @@ static json_t *decode_seq(dec_t *d, eth_abi_type_t *const *types, size_t step, s
         const eth_abi_type_t *t = types[i * step];
         json_t *v;
         if (eth_abi_is_dynamic(t)) {
-            size_t rel;
+            size_t rel = 0;
             if (pos + 32 > blen) {
                 dec_fail(d, "%s: data too short for offset", "tuple", off + pos);
                 goto fail;
@@ -278,7 +278,7 @@ static json_t *decode_value(dec_t *d, const eth_abi_type_t *t, const uint8_t *fr
     switch (t->kind) {
     case ETH_ABI_BYTES:
     case ETH_ABI_STRING: {
-        size_t n;
+        size_t n = 0;
         if (off + 32 > len) return dec_fail(d, "%s: data too short for length", "bytes", off), NULL;
         if (read_size(d, frame + off, len - off - 32, &n, "length", off) < 0) return NULL;
         size_t padded = (n + 31) / 32 * 32;
@@ -293,7 +293,7 @@ static json_t *decode_value(dec_t *d, const eth_abi_type_t *t, const uint8_t *fr
         return s;
     }
     case ETH_ABI_ARRAY: {
-        size_t n;
+        size_t n = 0;
         if (off + 32 > len) return dec_fail(d, "%s: data too short for length", "array", off), NULL;
         size_t head = eth_abi_is_dynamic(t->elem) ? 32 : eth_abi_static_size(t->elem);
         size_t room = len - off - 32;
@@ -382,7 +382,7 @@ int eth_abi_encode_log(arena_t *a, const eth_abi_fragment_t *f, const json_t *va
             eth_keccak256(json_string_value(v), json_string_length(v), h);
         } else if (t->kind == ETH_ABI_BYTES) {
             uint8_t *p;
-            size_t n;
+            size_t n = 0;
             if ((rc = eth_hex_decode(json_string_value(v), &p, &n, "indexed bytes", err)) < 0)
                 break;
             eth_keccak256(p, n, h);
