@@ -35,7 +35,7 @@ cmake --build build-valgrind -j"$JOBS" >/dev/null
 # Tests that drive JavaScriptCore (its JIT and GC threads) are covered by the sanitizer
 # build instead; valgrind cannot follow JIT code usefully.
 for t in build-valgrind/test_*; do
-  case "$(basename "$t")" in test_webapi|test_worker*) continue ;; esac
+  case "$(basename "$t")" in test_webapi|test_worker*|test_*_js) continue ;; esac
   [ -x "$t" ] || continue
   echo "-- $(basename "$t")"
   R3E_BIN="$PWD/build-valgrind/r3e" valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
