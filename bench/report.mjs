@@ -2,7 +2,9 @@
 // argv[2]: rows file, one line per wrk run:
 //   LABEL requests seconds req/s p50_us p99_us socket_errors non2xx cpu_ticks clk_tck
 // Environment: WHEN CPU CORES LOAD_START LOAD_END REV WORKERS WRK_CMD DEPLOY_JSON RSS_JSON
-// DUR_WARM DUR_FRESH JSC_JSON.
+// DUR_WARM DUR_FRESH JSC_JSON; events (issue 3): EV_BATCH_JSON EV_SINGLE_JSON EV_LAT_JSON
+// EV_MATCH_JSON EV_WRK_CMD EV_BATCHES; chain (issues 5, 6): ETH_R3E_JSON ETH_ETHERS_JSON
+// (arrays of {op, ops_per_s}) NEO_R3E_JSON NEO_NEON_JSON.
 import fs from "node:fs";
 
 const env = process.env;
@@ -111,6 +113,82 @@ out.push(``);
 
 const warm = rows["r3e-warm"].rps;
 const fresh = rows["r3e-fresh"].rps;
+const evBatch = JSON.parse(env.EV_BATCH_JSON);
+const evSingle = JSON.parse(env.EV_SINGLE_JSON);
+const evLat = JSON.parse(env.EV_LAT_JSON);
+const evMatch = JSON.parse(env.EV_MATCH_JSON);
+out.push(`## Events (issue 3)`, ``);
+out.push(
+  `A new server (${env.WORKERS} workers) with one custom trigger (filter on \`type\`) of a no-op ` +
+    `function; dispatch runs while events are ingested, on the same cores. Accepted = answered ` +
+    `202 (durable). Deliveries/s = deliveries finished (\`r3e_deliveries_total\` ok + failed) ` +
+    `from the first POST until the backlog drained (bounded wait: 120 s).`,
+);
+out.push(``);
+out.push(`| ingest mode | events | events/s accepted | deliveries/s completed | backlog drained | notes |`);
+out.push(`|---|---:|---:|---:|:---:|---|`);
+out.push(
+  `| batched, 1,000 per request (\`application/cloudevents-batch+json\`), ${env.EV_BATCHES} requests, one client | ` +
+    `${fmtInt(evBatch.events)} | **${fmtInt(evBatch.events_per_s)}** | ${fmtInt(evBatch.drain_deliveries_per_s)} | ` +
+    `${evBatch.drain_drained ? "yes" : `**no** (${evBatch.drain_delivered} of ${evBatch.drain_expected})`} | ` +
+    `accepted in ${evBatch.seconds} s, drained after ${evBatch.drain_seconds} s |`,
+);
+const sd = evSingle.drain;
+const accepted = evSingle.requests - evSingle.non2xx;
+out.push(
+  `| structured, one per request, \`${env.EV_WRK_CMD}\` | ${fmtInt(accepted)} | ` +
+    `**${fmtInt(accepted / evSingle.seconds)}** | ${fmtInt(sd.deliveries_per_s)} | ` +
+    `${sd.drained ? "yes" : `**no** (${sd.delivered} of ${sd.expected})`} | p50 ${fmtUs(evSingle.p50_us)}, ` +
+    `p99 ${fmtUs(evSingle.p99_us)}; errors ${evSingle.socket_errors} socket / ${evSingle.non2xx} non-2xx; ` +
+    `server CPU ${evSingle.cpu_us_per_event} µs per accepted event (ingest + the dispatch done meanwhile); drained after ${sd.seconds} s |`,
+);
+out.push(``);
+out.push(
+  `Event → function start (${evLat.events} events one at a time on an idle queue, after 5 ` +
+    `unrecorded warm-up events; the publisher sets the event's \`time\` just before the POST, the ` +
+    `function returns \`Date.now()\` at its start; both wall clocks of this machine, ` +
+    `**${evLat.resolution_ms} ms resolution**): p50 **${evLat.fn_p50_ms} ms**, p99 **${evLat.fn_p99_ms} ms**, ` +
+    `max ${evLat.fn_max_ms} ms (${evLat.fn_samples} samples). The record's \`started_at\` (server, ` +
+    `just before the run is handed to a worker) minus \`time\`: p50 ${evLat.started_p50_ms} ms, p99 ${evLat.started_p99_ms} ms.`,
+);
+out.push(``);
+out.push(
+  `Trigger matching (\`build-bench-tools/events_bench ${evMatch.triggers} ${evMatch.events} 1\`, ` +
+    `the matcher alone, one thread): **${fmtInt(evMatch.events_per_s)} events/s**, ` +
+    `**${fmtInt(evMatch.matches_per_s)} matches/s** (${evMatch.matches_per_event} matching triggers ` +
+    `and ${evMatch.evaluated_per_event} evaluated per event; linear scan ${fmtInt(evMatch.linear_events_per_s)} ` +
+    `events/s; index and scan disagreed ${evMatch.mismatches} times).`,
+);
+out.push(``);
+
+const ethR = Object.fromEntries(JSON.parse(env.ETH_R3E_JSON).map((x) => [x.op, x.ops_per_s]));
+const ethE = Object.fromEntries(JSON.parse(env.ETH_ETHERS_JSON).map((x) => [x.op, x.ops_per_s]));
+const neoR = JSON.parse(env.NEO_R3E_JSON);
+const neoN = JSON.parse(env.NEO_NEON_JSON);
+out.push(`## Chain primitives (issues 5, 6)`, ``);
+out.push(
+  `One thread on each side (per-core rates): \`build-bench-tools/eth_tool --bench\` vs ` +
+    `\`node tests/eth/gen.mjs --bench\` (ethers), \`build-bench-tools/neo_tool --bench ${neoR.txs}\` vs ` +
+    `\`node tests/neo/bench.mjs ${neoN.txs}\` (${neoN.impl}, node ${neoN.node}).`,
+);
+out.push(``);
+out.push(`| operation | r3e ops/s | reference ops/s | ratio | target |`);
+out.push(`|---|---:|---:|---:|---|`);
+const chainTargets = [];
+for (const op of Object.keys(ethR)) {
+  if (!(op in ethE)) continue;
+  const r = ethR[op] / ethE[op];
+  out.push(`| ${op} (vs ethers) | ${fmtInt(ethR[op])} | ${fmtInt(ethE[op])} | ${ratio(r)} | ≥ 20× |`);
+  chainTargets.push([`${op}: r3e ≥ 20× ethers per core`, r >= 20, ratio(r)]);
+}
+const neoRatio = neoR.tx_per_s / neoN.tx_per_s;
+out.push(
+  `| Neo NEP-17 tx build+sign+serialize (vs neon-js) | ${fmtInt(neoR.tx_per_s)} | ${fmtInt(neoN.tx_per_s)} | ` +
+    `${ratio(neoRatio)} | ≥ 10× |`,
+);
+chainTargets.push([`Neo tx build+sign+serialize ≥ 10× neon-js`, neoRatio >= 10, ratio(neoRatio)]);
+out.push(``);
+
 const targets = [
   ["warm hello ≥ 0.8× nginx req/s", warm / nginx >= 0.8, ratio(warm / nginx)],
   ["warm hello ≥ 1.5× node req/s (cluster)", warm / node >= 1.5, ratio(warm / node)],
@@ -123,7 +201,13 @@ const targets = [
        `${rss.first200_per_instance_kib} KiB (first 200; the ${rss.n}-instance run evicted ${rss.evicted})`]
     : ["≤ 1 MB RSS per warm instance", rss.per_instance_kib <= 1024 && !rss.evicted,
        `${rss.per_instance_kib} KiB${rss.evicted ? ` (${rss.evicted} evicted: invalid)` : ""}`],
+  ["event ingest ≥ 50,000 events/s (batched, accepted)", evBatch.events_per_s >= 50000, `${fmtInt(evBatch.events_per_s)} events/s`],
+  ["event ingest ≥ 50,000 events/s (batched, delivered)", evBatch.drain_deliveries_per_s >= 50000, `${fmtInt(evBatch.drain_deliveries_per_s)} deliveries/s`],
+  ["event ingest ≥ 50,000 events/s (structured, wrk, accepted)", accepted / evSingle.seconds >= 50000, `${fmtInt(accepted / evSingle.seconds)} events/s`],
+  ["event → function start p99 ≤ 2 ms", evLat.fn_p99_ms <= 2, `${evLat.fn_p99_ms} ms (1 ms resolution)`],
+  ...chainTargets,
 ];
+out.push(`## Targets`, ``);
 out.push(`| target | measured | met |`, `|---|---:|:---:|`);
 for (const [t, ok, v] of targets) out.push(`| ${t} | ${v} | ${ok ? "yes" : "**no**"} |`);
 out.push(``);

@@ -13,11 +13,22 @@
 #   plus 500 sequential invokes of each hello, to split a request's time into sandbox
 #   (duration_us of the record) and everything around it (bench/driver.mjs durations), and
 #   the cost of a bare JavaScriptCore context (bench/jsc_fresh.c), the floor for "fresh"
+#   7. events (issue 3), on a new server with one custom trigger (filter on type) of a no-op
+#      function (bench/events.mjs): batched ingest (1,000 CloudEvents per request) and single
+#      structured events with wrk (bench/events_post.lua), each as events/s accepted and
+#      deliveries/s until the backlog drained (r3e_deliveries_total, bounded wait); event ->
+#      function start latency p50/p99; trigger matching with 10,000 triggers (events_bench)
+#   8. chain primitives (issues 5, 6): keccak256 and secp256k1 sign/recover of r3e
+#      (eth_tool --bench) vs ethers (tests/eth/gen.mjs --bench); Neo NEP-17 transaction
+#      build+sign+serialize of r3e (neo_tool --bench) vs neon-js (tests/neo/bench.mjs)
+#   The tools of 7 and 8 are test-tree programs, built (RelWithDebInfo, no sanitizers) in
+#   build-bench-tools; only those targets.
 #
 # Prints the results and writes them to bench/out/results.md. Every process it starts runs
 # in its own process group and is killed on exit. Knobs (environment): R3E_BIN (default
 # $BUILD/r3e, BUILD defaulting to build), BENCH_DURATION (10s), BENCH_DEPLOYS (1000),
-# BENCH_RSS_FUNCS (1000), BENCH_WORKERS (r3e worker processes and node cluster size;
+# BENCH_RSS_FUNCS (1000), BENCH_EV_BATCHES (30), BENCH_EV_DURATION (5s), BENCH_EV_LATENCY (300),
+# BENCH_TOOLS_BUILD (build-bench-tools), BENCH_WORKERS (r3e worker processes and node cluster size;
 # default nproc, min 2).
 set -euo pipefail
 
@@ -29,6 +40,10 @@ DURATION="${BENCH_DURATION:-10s}"
 N_DEPLOYS="${BENCH_DEPLOYS:-1000}"
 N_RSS="${BENCH_RSS_FUNCS:-1000}"
 WORKERS="${BENCH_WORKERS:-$(nproc)}"
+EV_BATCHES="${BENCH_EV_BATCHES:-30}"
+EV_DURATION="${BENCH_EV_DURATION:-5s}"
+EV_LATENCY="${BENCH_EV_LATENCY:-300}"
+TOOLS="${BENCH_TOOLS_BUILD:-$root/build-bench-tools}"
 [ "$WORKERS" -lt 2 ] && WORKERS=2
 THREADS=2
 CONNS=32
@@ -122,6 +137,17 @@ load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 when="$(date -u '+%Y-%m-%d %H:%M UTC')"
 rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 log "machine: $cores x $cpu; load $load_start; r3e $rev; workers $WORKERS"
+
+# The test-tree tools of sections 7 and 8, built before any measurement (the first build
+# compiles the core once more; later runs are incremental).
+log "building events_bench eth_tool neo_tool in $TOOLS"
+cmake -S "$root" -B "$TOOLS" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR3E_TESTS=ON -DR3E_SANITIZE=OFF >"$tmp/tools-cmake.log" 2>&1 ||
+  { cat "$tmp/tools-cmake.log" >&2; exit 1; }
+cmake --build "$TOOLS" -j"$(nproc)" --target events_bench eth_tool neo_tool >"$tmp/tools-build.log" 2>&1 ||
+  { tail -30 "$tmp/tools-build.log" >&2; exit 1; }
+for d in eth neo; do
+  [ -d "$root/tests/$d/node_modules" ] || npm ci --prefix "$root/tests/$d" --no-audit --no-fund >&2
+done
 : >"$tmp/rows"
 
 # --- 1. nginx --------------------------------------------------------------------------
@@ -225,9 +251,53 @@ rss_json="$(node "$here/driver.mjs" warm-rss "$r3e_url" "$r3e_pid" "$N_RSS")"
 log "warm RSS: $rss_json"
 stop "$r3e_pid"
 
+# --- 7. events (issue 3) -------------------------------------------------------------------
+# A new server: the queue holds nothing but these events. The trigger matches types
+# "bench" (ingest) and "lat" (latency); the function returns Date.now() at its start.
+start_r3e r3e-ev
+node "$here/events.mjs" setup "$r3e_url" >/dev/null
+log "events batched: $EV_BATCHES x 1000; load $(cut -d' ' -f1-3 /proc/loadavg)"
+ev_batch_json="$(timeout 150 node "$here/events.mjs" batched "$r3e_url" "$EV_BATCHES" 120)"
+log "events batched: $ev_batch_json"
+log "events single (wrk $EV_DURATION); load $(cut -d' ' -f1-3 /proc/loadavg)"
+d0="$(node "$here/events.mjs" delivered "$r3e_url")"
+t0="$(date +%s%3N)"
+c0="$(sess_cpu_ticks "$r3e_pid")"
+wrk -t$THREADS -c$CONNS -d"$EV_DURATION" --latency -s "$here/events_post.lua" "$r3e_url/" >"$tmp/wrk-events.txt"
+c1="$(sess_cpu_ticks "$r3e_pid")"
+r="$(grep '^RESULT ' "$tmp/wrk-events.txt")" || { cat "$tmp/wrk-events.txt" >&2; exit 1; }
+read -r _ w_reqs w_secs w_rps w_p50 w_p99 w_sock w_non2xx <<<"$r"
+# Accepted = answered 202 (wrk counts non-2xx separately); each one is a delivery to wait for.
+ev_drain_json="$(timeout 150 node "$here/events.mjs" drain "$r3e_url" "$d0" "$((w_reqs - w_non2xx))" "$t0" 120)"
+ev_single_json="{\"requests\":$w_reqs,\"seconds\":$w_secs,\"req_per_s\":$w_rps,\"p50_us\":$w_p50,\"p99_us\":$w_p99,\"socket_errors\":$w_sock,\"non2xx\":$w_non2xx,\"cpu_us_per_event\":$(((c1 - c0) * 1000000 / $(getconf CLK_TCK) / (w_reqs > 0 ? w_reqs : 1))),\"drain\":$ev_drain_json}"
+log "events single: $ev_single_json"
+log "event -> function start latency: $EV_LATENCY events one at a time"
+ev_lat_json="$(timeout 120 node "$here/events.mjs" latency "$r3e_url" "$EV_LATENCY")"
+log "event -> function start latency: $ev_lat_json"
+stop "$r3e_pid"
+log "trigger matching: events_bench 10000 triggers, 200000 events"
+ev_match_json="$(timeout 120 "$TOOLS/events_bench" 10000 200000 1)"
+log "trigger matching: $ev_match_json"
+
+# --- 8. chain primitives (issues 5, 6) -------------------------------------------------------
+# Single-threaded on both sides: per-core rates. One JSON line per op, gathered in arrays.
+jsonl_array() { printf '['; paste -sd, -; printf ']'; }
+log "eth: r3e eth_tool --bench vs ethers tests/eth/gen.mjs --bench; load $(cut -d' ' -f1-3 /proc/loadavg)"
+eth_r3e_json="$(timeout 120 "$TOOLS/eth_tool" --bench | jsonl_array)"
+eth_ethers_json="$(cd "$root/tests/eth" && timeout 120 node gen.mjs --bench | jsonl_array)"
+log "eth: r3e $eth_r3e_json ethers $eth_ethers_json"
+log "neo: r3e neo_tool --bench 20000 vs neon-js tests/neo/bench.mjs 2000"
+neo_r3e_json="$(timeout 120 "$TOOLS/neo_tool" --bench 20000)"
+neo_neon_json="$(cd "$root/tests/neo" && timeout 120 node bench.mjs 2000)"
+log "neo: r3e $neo_r3e_json neon-js $neo_neon_json"
+
 # --- report ------------------------------------------------------------------------------
 mkdir -p "$here/out"
 WHEN="$when" CPU="$cpu" CORES="$cores" LOAD_START="$load_start" LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
 REV="$rev" WORKERS="$WORKERS" WRK_CMD="$WRK_CMD" DEPLOY_JSON="$deploy_json" RSS_JSON="$rss_json" \
 DUR_WARM="$dur_warm" DUR_FRESH="$dur_fresh" JSC_JSON="$jsc_json" \
+EV_BATCH_JSON="$ev_batch_json" EV_SINGLE_JSON="$ev_single_json" EV_LAT_JSON="$ev_lat_json" \
+EV_MATCH_JSON="$ev_match_json" EV_WRK_CMD="wrk -t$THREADS -c$CONNS -d$EV_DURATION --latency -s bench/events_post.lua URL/" \
+EV_BATCHES="$EV_BATCHES" ETH_R3E_JSON="$eth_r3e_json" ETH_ETHERS_JSON="$eth_ethers_json" \
+NEO_R3E_JSON="$neo_r3e_json" NEO_NEON_JSON="$neo_neon_json" \
   node "$here/report.mjs" "$tmp/rows" | tee "$here/out/results.md"
