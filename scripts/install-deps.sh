@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libseccomp-dev libjwt-dev libwslay-dev libhiredis-dev libpq-dev libcmocka-dev libgnutls28-dev
   tzdata # /usr/share/zoneinfo: cron schedules in named time zones (src/events/cron.c)
 )
-TEST_PKGS=(nodejs npm valgrind curl)
+TEST_PKGS=(nodejs npm valgrind curl openssl libclang-rt-14-dev) # openssl: test certificates; clang-rt: libFuzzer
 BENCH_PKGS=(wrk nginx-light)
 
 want=("${BUILD_PKGS[@]}")
