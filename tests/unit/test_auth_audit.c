@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "store_fixture.h"
+
 #include "auth/audit.h"
 #include "core/util.h"
 
@@ -15,33 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
-    char dir[64];
-    store_t *s;
-} fixture_t;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state) {
-    fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-audit-XXXXXX");
-    if (!mkdtemp(fx->dir)) return -1;
-    err_t err;
-    fx->s = store_open(fx->dir, &err);
-    if (!fx->s) return -1;
-    *state = fx;
-    return 0;
+    return store_fixture_setup(state, "audit");
 }
 
 static int teardown(void **state) {
-    fixture_t *fx = *state;
-    store_close(fx->s);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
+    return store_fixture_teardown(state);
 }
 
 static void record(fixture_t *fx, const char *action, char id[27]) {
