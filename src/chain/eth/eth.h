@@ -22,6 +22,7 @@
 #ifndef R3E_CHAIN_ETH_H
 #define R3E_CHAIN_ETH_H
 
+#include "core/buf.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,10 +32,7 @@
 #include "core/err.h"
 
 /* ---- byte buffer (malloc-backed, grows; aborts on OOM like the arena) ---- */
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-} eth_buf_t;
+typedef buf_t eth_buf_t; /* core/buf.h */
 
 void eth_buf_put(eth_buf_t *b, const void *p, size_t n);
 void eth_buf_byte(eth_buf_t *b, uint8_t c);

@@ -8,27 +8,15 @@
 #include <string.h>
 
 void eth_buf_put(eth_buf_t *b, const void *p, size_t n) {
-    if (n == 0) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) abort(); /* same policy as arena_alloc */
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    buf_append(b, p, n);
 }
 
 void eth_buf_byte(eth_buf_t *b, uint8_t c) {
-    eth_buf_put(b, &c, 1);
+    buf_byte(b, c);
 }
 
 void eth_buf_free(eth_buf_t *b) {
-    free(b->data);
-    memset(b, 0, sizeof *b);
+    buf_free(b);
 }
 
 char *eth_hex(const uint8_t *p, size_t n) {

@@ -12,6 +12,7 @@
 #ifndef R3E_CHAIN_NEO_H
 #define R3E_CHAIN_NEO_H
 
+#include "core/buf.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,10 +42,7 @@
 
 /* Heap buffer owned by the caller: zero-initialise, append, then neo_buf_free(). Appends
  * abort on out-of-memory, like arena_alloc. */
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-} neo_buf_t;
+typedef buf_t neo_buf_t; /* core/buf.h */
 
 void neo_buf_append(neo_buf_t *b, const void *p, size_t n);
 void neo_buf_byte(neo_buf_t *b, uint8_t v);

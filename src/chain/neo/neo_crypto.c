@@ -19,28 +19,15 @@
 /* ---- buffer --------------------------------------------------------------------------- */
 
 void neo_buf_append(neo_buf_t *b, const void *p, size_t n) {
-    if (n == 0) return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d) abort(); /* same policy as arena_alloc */
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    buf_append(b, p, n);
 }
 
 void neo_buf_byte(neo_buf_t *b, uint8_t v) {
-    neo_buf_append(b, &v, 1);
+    buf_byte(b, v);
 }
 
 void neo_buf_free(neo_buf_t *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    buf_free(b);
 }
 
 void neo_buf_varint(neo_buf_t *b, uint64_t v) {
