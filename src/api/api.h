@@ -19,6 +19,8 @@
 
 struct auth_jwt;
 struct auth_ratelimit;
+struct api_host;
+struct chain_nets;
 
 typedef struct api {
     api_config_t cfg;
@@ -35,6 +37,8 @@ typedef struct api {
     struct auth_ratelimit *rl_ns;  /* per namespace */
     struct evsys *ev;              /* evsys.c: queue, triggers, sources; owned by server.c */
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
+    struct api_host *host;                         /* host.c: services for functions */
+    struct chain_nets *chains;                     /* --eth / --neo networks; owned by server.c */
 } api_t;
 
 typedef void (*api_handler_fn)(http_req_t *r, const route_match_t *m);

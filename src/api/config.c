@@ -2,6 +2,8 @@
  * deployment's R3E_WORKERS without editing it. */
 #include "api/config.h"
 
+#include "chain/net.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,38 +11,44 @@
 #include <string.h>
 
 void api_config_usage(void) {
-    fprintf(stderr,
-            "usage: r3e server (--dev | --data DIR) [options]\n"
-            "  --dev                  listen on 127.0.0.1:8080, data in ./r3e-data\n"
-            "  --data DIR             RocksDB data directory            (R3E_DATA)\n"
-            "  --listen ADDR:PORT     listen address, port 0 = any      (R3E_LISTEN)\n"
-            "  --workers N            worker processes, 0 = CPUs        (R3E_WORKERS)\n"
-            "  --egress-allow LIST    fetch() allow-list: CIDRs, hosts  (R3E_EGRESS_ALLOW)\n"
-            "  --max-body BYTES       request body cap, default 6 MiB   (R3E_MAX_BODY)\n"
-            "  --queue-timeout-ms N   wait for a free worker, then 503  (R3E_QUEUE_TIMEOUT_MS)\n"
-            "  --connection-timeout S idle connection timeout, default 30\n"
-            "  --default-concurrency N  per-function in-flight cap when unset (runtime default)\n"
-            "  --port-file PATH       write the bound port to PATH once listening\n"
-            "  --auth on|off          require credentials; default off only for --dev on\n"
-            "                         loopback                          (R3E_AUTH)\n"
-            "  --admin-key-file PATH  write the first-start admin key there (0600)\n"
-            "  --jwt-secret-file PATH HS256 secret for tokens (>= 32 bytes)\n"
-            "  --jwt-key-file PATH    ES256 server key (PEM); created when absent;\n"
-            "                         default DATA/jwt-es256.pem\n"
-            "  --jwt-issuer S         iss of issued tokens, default r3e\n"
-            "  --jwt-audience S       aud of issued tokens, default r3e-api\n"
-            "  --jwks-file PATH       trusted external issuer keys (JWKS)\n"
-            "  --jwks-issuer S        iss required of tokens signed by JWKS keys\n"
-            "  --rate-limit-key R:B   per-key requests/s and burst, default 100:200\n"
-            "  --rate-limit-ns R:B    per-namespace requests/s and burst, default 1000:2000\n"
-            "  --tls-cert PATH        serve HTTPS with this certificate chain (PEM)\n"
-            "  --tls-key PATH         …and this private key (PEM)\n"
-            "  --tls-client-ca PATH   require client certificates signed by this CA (mTLS)\n"
-            "  --master-key-file PATH secret vault master key (or R3E_MASTER_KEY_FILE,\n"
-            "                         R3E_MASTER_KEY, R3E_MASTER_KEY_DIR; --dev makes one)\n"
-            "  --max-connections N    concurrent connections, default 1024\n"
-            "  --per-ip-connections N concurrent connections per client IP, default 256\n"
-            "  --event-retention-days N  keep the event log N days, default 7\n");
+    fprintf(
+        stderr,
+        "usage: r3e server (--dev | --data DIR) [options]\n"
+        "  --dev                  listen on 127.0.0.1:8080, data in ./r3e-data\n"
+        "  --data DIR             RocksDB data directory            (R3E_DATA)\n"
+        "  --listen ADDR:PORT     listen address, port 0 = any      (R3E_LISTEN)\n"
+        "  --workers N            worker processes, 0 = CPUs        (R3E_WORKERS)\n"
+        "  --egress-allow LIST    fetch() allow-list: CIDRs, hosts  (R3E_EGRESS_ALLOW)\n"
+        "  --max-body BYTES       request body cap, default 6 MiB   (R3E_MAX_BODY)\n"
+        "  --queue-timeout-ms N   wait for a free worker, then 503  (R3E_QUEUE_TIMEOUT_MS)\n"
+        "  --connection-timeout S idle connection timeout, default 30\n"
+        "  --default-concurrency N  per-function in-flight cap when unset (runtime default)\n"
+        "  --port-file PATH       write the bound port to PATH once listening\n"
+        "  --auth on|off          require credentials; default off only for --dev on\n"
+        "                         loopback                          (R3E_AUTH)\n"
+        "  --admin-key-file PATH  write the first-start admin key there (0600)\n"
+        "  --jwt-secret-file PATH HS256 secret for tokens (>= 32 bytes)\n"
+        "  --jwt-key-file PATH    ES256 server key (PEM); created when absent;\n"
+        "                         default DATA/jwt-es256.pem\n"
+        "  --jwt-issuer S         iss of issued tokens, default r3e\n"
+        "  --jwt-audience S       aud of issued tokens, default r3e-api\n"
+        "  --jwks-file PATH       trusted external issuer keys (JWKS)\n"
+        "  --jwks-issuer S        iss required of tokens signed by JWKS keys\n"
+        "  --rate-limit-key R:B   per-key requests/s and burst, default 100:200\n"
+        "  --rate-limit-ns R:B    per-namespace requests/s and burst, default 1000:2000\n"
+        "  --tls-cert PATH        serve HTTPS with this certificate chain (PEM)\n"
+        "  --tls-key PATH         …and this private key (PEM)\n"
+        "  --tls-client-ca PATH   require client certificates signed by this CA (mTLS)\n"
+        "  --master-key-file PATH secret vault master key (or R3E_MASTER_KEY_FILE,\n"
+        "                         R3E_MASTER_KEY, R3E_MASTER_KEY_DIR; --dev makes one)\n"
+        "  --max-connections N    concurrent connections, default 1024\n"
+        "  --per-ip-connections N concurrent connections per client IP, default 256\n"
+        "  --event-retention-days N  keep the event log N days, default 7\n"
+        "  --eth NAME=URL[,CHAIN_ID]  an Ethereum JSON-RPC node (repeatable; the first is\n"
+        "                         the default network; chain id from eth_chainId when\n"
+        "                         omitted)                          (R3E_ETH, ';'-separated)\n"
+        "  --neo NAME=URL         a Neo N3 JSON-RPC node (repeatable; the network magic\n"
+        "                         comes from getversion)            (R3E_NEO, ';'-separated)\n");
 }
 
 static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {
@@ -106,6 +114,23 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (strcmp(flag, strs[i].flag) == 0)
             return config_copy((char *)c + strs[i].off, strs[i].cap, flag, v, err);
+    if (strcmp(flag, "--eth") == 0 || strcmp(flag, "--neo") == 0) {
+        bool eth = strcmp(flag, "--eth") == 0;
+        char *dst = eth ? c->eth_nets : c->neo_nets;
+        size_t cap = eth ? sizeof c->eth_nets : sizeof c->neo_nets, used = strlen(dst);
+        /* validate now so a typo is a start-up error with the flag's name on it */
+        chain_nets_t *probe = chain_nets_new();
+        if (!probe) return err_set(err, R3E_EINTERNAL, "out of memory");
+        int rc = chain_nets_add_list(probe, eth ? CHAIN_ETH : CHAIN_NEO, dst, err);
+        if (rc == 0) rc = chain_nets_add_list(probe, eth ? CHAIN_ETH : CHAIN_NEO, v, err);
+        chain_nets_free(probe);
+        if (rc < 0) return -1;
+        if (used + 1 + strlen(v) + 1 > cap)
+            return err_set(err, R3E_EINVAL, "too many %s networks", flag);
+        if (used) dst[used++] = ';';
+        memcpy(dst + used, v, strlen(v) + 1);
+        return 0;
+    }
     if (strcmp(flag, "--auth") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
             return err_set(err, R3E_EINVAL, "--auth wants on or off, got \"%s\"", v);
@@ -164,6 +189,8 @@ static const struct {
     {"R3E_TLS_KEY", "--tls-key"},
     {"R3E_TLS_CLIENT_CA", "--tls-client-ca"},
     {"R3E_EVENT_RETENTION_DAYS", "--event-retention-days"},
+    {"R3E_ETH", "--eth"},
+    {"R3E_NEO", "--neo"},
 };
 
 int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {

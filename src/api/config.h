@@ -41,6 +41,8 @@ typedef struct {
     unsigned per_ip_connections;   /* MHD per-IP connection limit, 0 = none */
     uint32_t event_retention_days; /* event log retention (evsys.c prunes), default 7 */
     char master_key_file[1024];    /* secret vault master key (secrets.h); "" = environment */
+    char eth_nets[4096];           /* --eth values joined by ';' (chain/net.h parses them) */
+    char neo_nets[4096];           /* --neo values joined by ';' */
 } api_config_t;
 
 /* argv[0] is "server". Returns 0, or -1 with R3E_EINVAL and a message for the operator. */

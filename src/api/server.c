@@ -11,7 +11,9 @@
 #include "api/secrets.h"
 #include "api/evsys.h"
 #include "api/handlers_ws.h"
+#include "api/host.h"
 #include "api/livehub.h"
+#include "chain/net.h"
 #include "core/util.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -574,7 +576,22 @@ int server_main(int argc, char **argv) {
         fprintf(stderr, "r3e server: cannot open the secret vault: %s\n", err.msg);
         goto out;
     }
+    api->chains = chain_nets_new();
+    if (!api->chains || chain_nets_add_list(api->chains, CHAIN_ETH, api->cfg.eth_nets, &err) < 0 ||
+        chain_nets_add_list(api->chains, CHAIN_NEO, api->cfg.neo_nets, &err) < 0 ||
+        api_host_chain_register(api, &err) < 0) {
+        log_error("cannot set up the blockchain networks: %s", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < chain_nets_count(api->chains, CHAIN_ETH); i++)
+        log_info("eth network %s at %s", chain_nets_at(api->chains, CHAIN_ETH, i)->name,
+                 chain_nets_at(api->chains, CHAIN_ETH, i)->url);
+    for (size_t i = 0; i < chain_nets_count(api->chains, CHAIN_NEO); i++)
+        log_info("neo network %s at %s", chain_nets_at(api->chains, CHAIN_NEO, i)->name,
+                 chain_nets_at(api->chains, CHAIN_NEO, i)->url);
     runtime_config_t rc_cfg = {
+        .host = api_host_dispatch,
+        .host_ud = api,
         .vault = vault,
         .workers = api->cfg.workers,
         .store = api->store,
@@ -618,6 +635,8 @@ out:
     fncache_free(api->fns);
     livehub_free();
     api_authn_free(api);
+    api_host_free(api);
+    chain_nets_free(api->chains);
     free(api->tls_cert_pem);
     free(api->tls_key_pem);
     free(api->tls_ca_pem);

@@ -22,6 +22,7 @@ static const struct {
     [R3E_EMETHOD] = {"method_not_allowed", 405},
     [R3E_EIO] = {"io_error", 500},
     [R3E_EINTERNAL] = {"internal", 500},
+    [R3E_EUPSTREAM] = {"upstream_error", 502},
 };
 
 int err_setv(err_t *err, err_code_t code, const char *fmt, va_list ap) {

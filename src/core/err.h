@@ -20,6 +20,7 @@ typedef enum {
     R3E_EMETHOD,    /* method_not_allowed                                  -> 405 */
     R3E_EIO,        /* storage or I/O failure                              -> 500 */
     R3E_EINTERNAL,  /* a bug                                               -> 500 */
+    R3E_EUPSTREAM,  /* upstream_error: a blockchain node or other upstream said no -> 502 */
 } err_code_t;
 
 typedef struct {

@@ -17,10 +17,12 @@
  *     code    {hash}                                          payload: code (UTF-8)
  *     kv_r    {rid, ok, found?, error?}                       payload: value / JSON keys
  *     check   {}                                              payload: code to syntax-check
+ *     host_r  {rid, ok, error?:{code,message,rpc_code?,rpc_data?}} payload: result JSON text
  *   worker -> server
  *     ready   {pid}
  *     need_code {hash}
  *     kv      {rid, op:"get"|"put"|"delete"|"list", key?, prefix?, limit?}   payload: value
+ *     host    {rid, svc}      payload: JSON arguments   (a host service call: ctx.eth, ctx.neo)
  *     done    {exec_id, status:"ok"|"error"|"timeout"|"memory_limit", cold, duration_us,
  *              error?:{name,message,stack,line?,column?}, logs:[{t,level,msg}],
  *              logs_truncated?, recycle?}                     payload: result JSON text

@@ -389,6 +389,62 @@ static int send_kv_reply(int fd, json_int_t rid, bool ok, int found, const char 
     return rc;
 }
 
+/* A host service call: {t:"host", rid, svc} with the JSON arguments as payload. The
+ * answer is {t:"host_r", rid, ok, error?:{code,message,rpc_code?,rpc_data?}} with the result JSON
+ * as payload. */
+static int broker_host(runtime_t *rt, int fd, const store_version_t *v, const char *exec_id,
+                       uint64_t deadline_us, ipc_msg_t *m) {
+    json_int_t rid = json_integer_value(json_object_get(m->header, "rid"));
+    const char *svc = json_string_value(json_object_get(m->header, "svc"));
+    err_t err = {0};
+    json_t *rpc_error = NULL;
+    json_t *res = NULL;
+    json_t *args = NULL;
+    if (!svc) {
+        err_set(&err, R3E_EINVAL, "malformed host request");
+    } else if (!rt->cfg.host) {
+        err_set(&err, R3E_EUNAVAIL, "%s is not available on this server", svc);
+    } else {
+        json_error_t je;
+        args = json_loadb(m->payload ? m->payload : "null", m->payload ? m->payload_len : 4,
+                          JSON_DECODE_ANY, &je);
+        if (!args) {
+            err_set(&err, R3E_EINVAL, "%s: arguments are not JSON", svc);
+        } else {
+            runtime_caller_t who = {
+                .ns = v->ns, .fn = v->name, .exec_id = exec_id, .deadline_us = deadline_us};
+            res = rt->cfg.host(rt->cfg.host_ud, &who, svc, args, &rpc_error, &err);
+            if (!res && err.code == R3E_OK) err_set(&err, R3E_EINTERNAL, "%s failed", svc);
+        }
+    }
+    json_decref(args);
+    json_t *h = json_pack("{s:s,s:I,s:b}", "t", "host_r", "rid", rid, "ok", res != NULL);
+    char *text = NULL;
+    if (res) {
+        text = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(res);
+        if (!text) {
+            json_object_set_new(h, "ok", json_false());
+            err_set(&err, R3E_EINTERNAL, "could not encode the result of %s", svc);
+        }
+    }
+    if (!text) {
+        json_t *e = json_pack("{s:s,s:s}", "code", err_code_name(err.code), "message", err.msg);
+        if (json_is_object(rpc_error)) {
+            json_t *code = json_object_get(rpc_error, "code");
+            json_t *data = json_object_get(rpc_error, "data");
+            if (json_is_integer(code)) json_object_set(e, "rpc_code", code);
+            if (data) json_object_set(e, "rpc_data", data);
+        }
+        json_object_set_new(h, "error", e);
+    }
+    json_decref(rpc_error);
+    int rc = ipc_send(fd, h, text, text ? strlen(text) : 0);
+    json_decref(h);
+    free(text);
+    return rc;
+}
+
 static int broker_kv(runtime_t *rt, int fd, const store_version_t *v, ipc_msg_t *m) {
     json_t *h = m->header;
     json_int_t rid = json_integer_value(json_object_get(h, "rid"));
@@ -693,6 +749,8 @@ int runtime_invoke(runtime_t *rt, const runtime_request_t *req, runtime_result_t
                 finished = true;
             } else if (strcmp(t, "kv") == 0) {
                 send_rc = broker_kv(rt, fd, v, &m);
+            } else if (strcmp(t, "host") == 0) {
+                send_rc = broker_host(rt, fd, v, req->exec_id, deadline - RT_GRACE_MS * 1000u, &m);
             } else if (strcmp(t, "need_code") == 0) {
                 send_rc = broker_code(rt, fd, &m);
             } else if (strcmp(t, "fatal") == 0) {

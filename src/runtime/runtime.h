@@ -20,6 +20,20 @@
 
 typedef struct runtime runtime_t;
 
+/* Who is asking, for a host service call (ctx.eth, ctx.neo, …) from a running function. */
+typedef struct {
+    const char *ns, *fn, *exec_id;
+    uint64_t deadline_us; /* CLOCK_MONOTONIC µs when the invocation's time is up */
+} runtime_caller_t;
+
+/* A host service: the server-side half of a platform API that functions reach through
+ * `host(svc, args)` inside the sandbox. args is the JSON the function passed (borrowed).
+ * Returns the result (owned; any JSON value) or NULL with err, whose code name and message
+ * reach the function as the rejection (node errors: R3E_EUPSTREAM, with *rpc_error set to the
+ * node's error object). Runs on the invoking thread, while the function waits. */
+typedef json_t *(*runtime_host_fn)(void *ud, const runtime_caller_t *who, const char *svc,
+                                   const json_t *args, json_t **rpc_error, err_t *err);
+
 typedef struct {
     int workers;                  /* worker processes; <= 0 -> number of CPUs (min 2) */
     const char *exe;              /* binary to exec for workers; NULL -> /proc/self/exe */
@@ -32,6 +46,8 @@ typedef struct {
     struct vault *vault;          /* secrets for ctx.secrets (decrypted per invocation, sent
                                      only to the worker running it, redacted from its result,
                                      error and logs); NULL = none; not owned */
+    runtime_host_fn host;         /* host services (NULL: every host call is refused) */
+    void *host_ud;
 } runtime_config_t;
 
 /* Per-invocation limits sent to the worker (defaults in runtime_limits_default). */

@@ -188,8 +188,9 @@ typedef struct {
     size_t ntimers, cap_timers;
     uint32_t next_timer_id;
     uint64_t timer_seq;
-    sbx_kvreq_t *kv;
+    sbx_kvreq_t *kv; /* pending KV and host requests (op 'h') */
     size_t nkv, cap_kv;
+    unsigned nhost; /* host calls made in this invocation */
     uint32_t next_rid;
     sbx_buf_t scratch;
     JSGlobalContextRef web_ctx; /* context of the open webapi bracket */
@@ -721,6 +722,24 @@ static JSValueRef kv_reject(JSContextRef c, JSObjectRef reject, JSObjectRef prom
     return promise;
 }
 
+static void req_push(sbx_inv_t *inv, JSContextRef c, uint32_t rid, char op, JSObjectRef res,
+                     JSObjectRef rej) {
+    if (inv->nkv == inv->cap_kv) {
+        size_t cap = inv->cap_kv ? inv->cap_kv * 2 : 8;
+        sbx_kvreq_t *k = realloc(inv->kv, cap * sizeof *k);
+        if (!k) abort();
+        inv->kv = k;
+        inv->cap_kv = cap;
+    }
+    sbx_kvreq_t *r = &inv->kv[inv->nkv++];
+    r->rid = rid;
+    r->op = op;
+    r->resolve = res;
+    r->reject = rej;
+    JSValueProtect(c, res);
+    JSValueProtect(c, rej);
+}
+
 /* Sends a kv frame and records the promise's resolvers under a new rid. */
 static JSValueRef kv_send(JSContextRef c, char op, const char *opname, const char *key,
                           size_t keylen, const char *extra, const char *payload, size_t plen,
@@ -741,20 +760,7 @@ static JSValueRef kv_send(JSContextRef c, char op, const char *opname, const cha
     int rc = ipc_send_raw(S.fd, h.p, h.len, payload, plen);
     sbx_buf_free(&h);
     if (rc < 0) return kv_reject(c, rej, p, "Error", "kv: the platform connection is gone");
-    if (inv->nkv == inv->cap_kv) {
-        size_t cap = inv->cap_kv ? inv->cap_kv * 2 : 8;
-        sbx_kvreq_t *k = realloc(inv->kv, cap * sizeof *k);
-        if (!k) abort();
-        inv->kv = k;
-        inv->cap_kv = cap;
-    }
-    sbx_kvreq_t *r = &inv->kv[inv->nkv++];
-    r->rid = rid;
-    r->op = op;
-    r->resolve = res;
-    r->reject = rej;
-    JSValueProtect(c, res);
-    JSValueProtect(c, rej);
+    req_push(inv, c, rid, op, res, rej);
     return p;
 }
 
@@ -844,6 +850,106 @@ KV_FN(put, 'p')
 KV_FN(delete, 'd')
 KV_FN(list, 'l')
 
+/* ---- host services (ctx.eth, ctx.neo): host(svc, args) -> Promise ---- */
+
+static JSValueRef host_send(JSContextRef c, JSObjectRef p, JSObjectRef res, JSObjectRef rej,
+                            const char *extra, const char *payload, size_t plen) {
+    sbx_inv_t *inv = &S.inv;
+    uint32_t rid = ++inv->next_rid;
+    sbx_buf_t h = {0};
+    sbx_buf_printf(&h, "{\"t\":\"host\",\"rid\":%u", rid);
+    sbx_buf_cstr(&h, extra);
+    sbx_buf_put(&h, "}", 1);
+    int rc = ipc_send_raw(S.fd, h.p, h.len, payload, plen);
+    sbx_buf_free(&h);
+    if (rc < 0) return kv_reject(c, rej, p, "Error", "the platform connection is gone");
+    req_push(inv, c, rid, 'h', res, rej);
+    return p;
+}
+
+/* The value a host_r frame settles its promise with: the parsed result, or an Error with
+ * .code (machine name) and .rpcCode (a node's JSON-RPC error code) when it failed. */
+static JSValueRef host_settle(JSContextRef c, ipc_msg_t *m, JSObjectRef *target,
+                              const sbx_kvreq_t *r) {
+    if (json_is_true(json_object_get(m->header, "ok"))) {
+        *target = r->resolve;
+        JSStringRef s = JSStringCreateWithUTF8CString(m->payload ? m->payload : "null");
+        JSValueRef v = JSValueMakeFromJSONString(c, s);
+        JSStringRelease(s);
+        return v ? v : JSValueMakeNull(c);
+    }
+    *target = r->reject;
+    json_t *e = json_object_get(m->header, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+    JSValueRef err = js_error(c, "Error", msg ? msg : "platform call failed");
+    if (JSValueIsObject(c, err)) {
+        js_set(c, (JSObjectRef)err, "code", js_str(c, code ? code : "internal"), 0);
+        json_t *rc = json_object_get(e, "rpc_code"), *data = json_object_get(e, "rpc_data");
+        if (json_is_integer(rc))
+            js_set(c, (JSObjectRef)err, "rpcCode",
+                   JSValueMakeNumber(c, (double)json_integer_value(rc)), 0);
+        char *dtext = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        if (dtext) {
+            JSStringRef ds = JSStringCreateWithUTF8CString(dtext);
+            JSValueRef dv = JSValueMakeFromJSONString(c, ds);
+            JSStringRelease(ds);
+            if (dv) js_set(c, (JSObjectRef)err, "data", dv, 0);
+            free(dtext);
+        }
+    }
+    return err;
+}
+
+#define SBX_HOST_MAX_ARGS (1024 * 1024)
+#define SBX_HOST_MAX_CALLS 1000 /* per invocation */
+
+static JSValueRef js_host(JSContextRef c, JSObjectRef f, JSObjectRef t, size_t argc,
+                          const JSValueRef argv[], JSValueRef *exc) {
+    (void)f, (void)t;
+    sbx_inv_t *inv = &S.inv;
+    if (!inv->active)
+        return js_throw(c, exc, "Error", "platform services are only available while running");
+    JSObjectRef res, rej;
+    JSObjectRef p = JSObjectMakeDeferredPromise(c, &res, &rej, exc);
+    if (!p) return JSValueMakeUndefined(c);
+    if (argc < 1 || !JSValueIsString(c, argv[0]))
+        return kv_reject(c, rej, p, "TypeError", "host: service name must be a string");
+    sbx_buf_t svc = {0}, args = {0};
+    buf_value_string(&svc, c, argv[0]);
+    JSValueRef out;
+    if (++inv->nhost > SBX_HOST_MAX_CALLS) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "%.40s: more than %d platform calls in one invocation",
+                 svc.p ? svc.p : "", SBX_HOST_MAX_CALLS);
+        out = kv_reject(c, rej, p, "RangeError", msg);
+    } else {
+        JSValueRef jexc = NULL;
+        JSStringRef js =
+            JSValueCreateJSONString(c, argc > 1 ? argv[1] : JSValueMakeNull(c), 0, &jexc);
+        if (js) {
+            buf_jsstring(&args, js);
+            JSStringRelease(js);
+        }
+        if (jexc || !js) {
+            out = kv_reject(c, rej, p, "TypeError",
+                            "host: arguments must be JSON-serialisable (encode BigInt as strings)");
+        } else if (args.len > SBX_HOST_MAX_ARGS) {
+            out = kv_reject(c, rej, p, "RangeError", "host: arguments exceed 1 MiB");
+        } else {
+            sbx_buf_t extra = {0};
+            sbx_buf_cstr(&extra, ",\"svc\":");
+            sbx_buf_jstr(&extra, svc.p ? svc.p : "", svc.len);
+            /* kv_send with op 'h' frames {t:"kv"}; host frames need their own type */
+            out = host_send(c, p, res, rej, extra.p, args.p, args.len);
+            sbx_buf_free(&extra);
+        }
+    }
+    sbx_buf_free(&svc);
+    sbx_buf_free(&args);
+    return out;
+}
+
 /* Settles the KV request a kv_r frame answers. */
 static void kv_reply(sbx_inv_t *inv, ipc_msg_t *m) {
     json_int_t rid = json_integer_value(json_object_get(m->header, "rid"));
@@ -859,7 +965,9 @@ static void kv_reply(sbx_inv_t *inv, ipc_msg_t *m) {
     JSContextRef c = inv->ctx;
     JSValueRef v;
     JSObjectRef target = r.resolve;
-    if (!json_is_true(json_object_get(m->header, "ok"))) {
+    if (r.op == 'h') {
+        v = host_settle(c, m, &target, &r);
+    } else if (!json_is_true(json_object_get(m->header, "ok"))) {
         const char *e = json_string_value(json_object_get(m->header, "error"));
         char msg[600];
         snprintf(msg, sizeof msg, "kv: %s", e ? e : "request failed");
@@ -896,8 +1004,14 @@ static void kv_drop(sbx_inv_t *inv) {
  * primordials are captured so user code replacing Promise or Object cannot redirect
  * the platform's own calls. */
 static const char bootstrap_src[] =
-    "(function (settle) {\n"
+    "(function (settle, chainLoad, host) {\n"
     "  'use strict';\n"
+    "  const defineProperty = Object.defineProperty, facs = {};\n"
+    "  const chainApi = (kind, secrets) => {\n"
+    "    let f = facs[kind];\n"
+    "    if (f === undefined) f = facs[kind] = chainLoad(kind);\n"
+    "    return f.make(host, secrets, f.prims);\n"
+    "  };\n"
     "  const P = Promise, then = P.prototype.then, presolve = P.resolve;\n"
     "  const freeze = Object.freeze, TE = TypeError;\n"
     "  if (typeof globalThis.queueMicrotask !== 'function') {\n"
@@ -913,6 +1027,11 @@ static const char bootstrap_src[] =
     "    run(h, ev, name, ver, id, env, kv, secrets) {\n"
     "      const ctx = { functionName: name, version: ver, executionId: id, env: env, kv: kv,\n"
     "                    secrets: secrets };\n"
+    "      for (const kind of ['eth', 'neo']) {\n"
+    "        let api;\n"
+    "        defineProperty(ctx, kind, { enumerable: true, configurable: true,\n"
+    "          get() { return api === undefined ? (api = chainApi(kind, secrets)) : api; } });\n"
+    "      }\n"
     "      let r;\n"
     "      try { r = h(ev, ctx); } catch (e) { settle(false, e); return; }\n"
     "      if (r !== null && (typeof r === 'object' || typeof r === 'function')) {\n"
@@ -1025,6 +1144,32 @@ static JSValueRef js_r3e_install(JSContextRef c, JSObjectRef f, JSObjectRef t, s
     return JSValueMakeUndefined(c);
 }
 
+/* chainLoad(kind) -> {make, prims}: evaluates the ctx.eth / ctx.neo layer
+ * (src/runtime/chain_<kind>.js) once per context, with a private copy of the r3e.eth /
+ * r3e.neo primitives that user code cannot replace. */
+extern const char r3e_js_chain_eth[], r3e_js_chain_neo[];
+static JSValueRef js_chain_load(JSContextRef c, JSObjectRef f, JSObjectRef t, size_t argc,
+                                const JSValueRef argv[], JSValueRef *exc) {
+    (void)f, (void)t;
+    sbx_buf_t kind = {0};
+    if (argc > 0) buf_value_string(&kind, c, argv[0]);
+    bool eth = kind.p && strcmp(kind.p, "eth") == 0;
+    sbx_buf_free(&kind);
+    JSGlobalContextRef g = JSContextGetGlobalContext(c);
+    JSValueRef prims = eth ? eth_js_make(g) : neo_js_make(g);
+    JSStringRef src = JSStringCreateWithUTF8CString(eth ? r3e_js_chain_eth : r3e_js_chain_neo);
+    JSStringRef url = JSStringCreateWithUTF8CString(eth ? "r3e:chain_eth.js" : "r3e:chain_neo.js");
+    JSValueRef make = JSEvaluateScript(c, src, NULL, url, 1, exc);
+    JSStringRelease(src);
+    JSStringRelease(url);
+    if (!make || !prims || !JSValueIsObject(c, make))
+        return *exc ? NULL : js_throw(c, exc, "Error", "the chain API failed to load");
+    JSObjectRef o = JSObjectMake(c, NULL, NULL);
+    js_set(c, o, "make", make, 0);
+    js_set(c, o, "prims", prims, 0);
+    return o;
+}
+
 static void install_chain_lazy(JSContextRef c) {
     static const char src[] =
         "(function (install) {\n"
@@ -1058,9 +1203,10 @@ static sbx_ctx_t *ctx_blank(void) {
                                                  NULL);
     JSValueRef exc = NULL;
     JSValueRef boot = JSScriptEvaluate(c, S.bootstrap, NULL, &exc);
-    JSValueRef settle_fn = js_fn(c, "settle", js_settle);
+    JSValueRef bargs[3] = {js_fn(c, "settle", js_settle), js_fn(c, "chainLoad", js_chain_load),
+                           js_fn(c, "host", js_host)};
     JSValueRef helpers =
-        boot ? JSObjectCallAsFunction(c, (JSObjectRef)boot, NULL, 1, &settle_fn, &exc) : NULL;
+        boot ? JSObjectCallAsFunction(c, (JSObjectRef)boot, NULL, 3, bargs, &exc) : NULL;
     if (!helpers || !JSValueIsObject(c, helpers)) abort(); /* a bug in bootstrap_src */
     protect(c, &x->run, js_get(c, (JSObjectRef)helpers, "run"));
     protect(c, &x->freeze, js_get(c, (JSObjectRef)helpers, "freeze"));
@@ -1200,6 +1346,7 @@ void sbx_begin(const sbx_limits_t *lim, sbx_outcome_t *out) {
     inv->log_bytes = 0;
     inv->nlogs = 0;
     inv->next_timer_id = 0;
+    inv->nhost = 0;
     inv->rss_base = sbx_rss_bytes();
     inv->active = true;
 }
@@ -1213,7 +1360,7 @@ static void on_frame(sbx_inv_t *inv) {
         log_error("worker: reading from the server failed: %s", strerror(errno));
         _exit(1);
     }
-    if (strcmp(ipc_type(&m), "kv_r") == 0)
+    if (strcmp(ipc_type(&m), "kv_r") == 0 || strcmp(ipc_type(&m), "host_r") == 0)
         kv_reply(inv, &m);
     else
         log_warn("worker: unexpected '%s' frame during an invocation", ipc_type(&m));

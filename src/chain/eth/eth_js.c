@@ -587,19 +587,23 @@ static const char eth_js_source[] =
     "Indexed, TypedDataEncoder });\n"
     "})";
 
-void eth_js_install(JSGlobalContextRef ctx) {
-    JSObjectRef global = JSContextGetGlobalObject(ctx);
+JSValueRef eth_js_make(JSGlobalContextRef ctx) {
     JSStringRef src = JSStringCreateWithUTF8CString(eth_js_source);
     JSStringRef url = JSStringCreateWithUTF8CString("r3e:eth.js");
     JSValueRef exc = NULL;
     JSValueRef factory = JSEvaluateScript(ctx, src, NULL, url, 1, &exc);
     JSStringRelease(src);
     JSStringRelease(url);
-    if (!factory || !JSValueIsObject(ctx, factory)) return; /* a bug in the source above */
+    if (!factory || !JSValueIsObject(ctx, factory)) return NULL; /* a bug in the source above */
     JSStringRef name = JSStringCreateWithUTF8CString("__ethNative");
     JSValueRef native = JSObjectMakeFunctionWithCallback(ctx, name, native_call);
     JSStringRelease(name);
-    JSValueRef eth = JSObjectCallAsFunction(ctx, (JSObjectRef)factory, NULL, 1, &native, &exc);
+    return JSObjectCallAsFunction(ctx, (JSObjectRef)factory, NULL, 1, &native, &exc);
+}
+
+void eth_js_install(JSGlobalContextRef ctx) {
+    JSObjectRef global = JSContextGetGlobalObject(ctx);
+    JSValueRef eth = eth_js_make(ctx);
     if (!eth) return;
     JSStringRef r3e = JSStringCreateWithUTF8CString("r3e");
     JSValueRef holder = JSObjectGetProperty(ctx, global, r3e, NULL);

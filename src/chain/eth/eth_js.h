@@ -21,5 +21,8 @@
 /* Defines globalThis.r3e.eth (creating globalThis.r3e when absent). Call once per context
  * before user code runs. */
 void eth_js_install(JSGlobalContextRef ctx);
+/* A fresh r3e.eth object, not installed anywhere (ctx.eth keeps a private one); NULL on an
+ * engine-level error. */
+JSValueRef eth_js_make(JSGlobalContextRef ctx);
 
 #endif

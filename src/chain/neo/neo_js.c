@@ -475,7 +475,7 @@ static const char NEO_SHIM[] =
     "});\n"
     "})";
 
-void neo_js_install(JSGlobalContextRef ctx) {
+JSValueRef neo_js_make(JSGlobalContextRef ctx) {
     JSValueRef exc = NULL;
     JSStringRef src = JSStringCreateWithUTF8CString(NEO_SHIM);
     JSStringRef url = JSStringCreateWithUTF8CString("r3e:neo");
@@ -492,8 +492,14 @@ void neo_js_install(JSGlobalContextRef ctx) {
         char *m = exc ? js_cstr(ctx, exc, NULL) : NULL;
         log_error("neo: installing r3e.neo failed: %s", m ? m : "unknown error");
         free(m);
-        return;
     }
+    return ns;
+}
+
+void neo_js_install(JSGlobalContextRef ctx) {
+    JSValueRef ns = neo_js_make(ctx);
+    if (!ns) return;
+    JSValueRef exc = NULL;
     /* globalThis.r3e may already exist (other services); add or replace only .neo. */
     JSObjectRef global = JSContextGetGlobalObject(ctx);
     JSStringRef r3e = JSStringCreateWithUTF8CString("r3e");

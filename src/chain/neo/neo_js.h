@@ -8,5 +8,8 @@
 /* Defines globalThis.r3e.neo (creating globalThis.r3e when absent). Call once per new
  * context, before user code runs. Fails only on an engine-level error, which is logged. */
 void neo_js_install(JSGlobalContextRef ctx);
+/* A fresh r3e.neo object, not installed anywhere (ctx.neo keeps a private one); NULL on an
+ * engine-level error, which is logged. */
+JSValueRef neo_js_make(JSGlobalContextRef ctx);
 
 #endif

@@ -1,0 +1,175 @@
+/* Host services for ctx.eth and ctx.neo: JSON-RPC to the operator's configured nodes.
+ *
+ * Functions never learn node URLs and may call only an allow-list of read methods plus
+ * raw-transaction submission: a node's admin, debug, personal or test-control methods
+ * (hardhat_*, evm_*, debug_*, …) stay out of reach whatever a function sends. */
+#include "api/host.h"
+
+#include "chain/net.h"
+#include "core/util.h"
+#include "obs/log.h"
+
+#include <string.h>
+
+static const char *const eth_methods[] = {"eth_blockNumber",
+                                          "eth_chainId",
+                                          "eth_getBlockByNumber",
+                                          "eth_getBlockByHash",
+                                          "eth_getBalance",
+                                          "eth_getCode",
+                                          "eth_getStorageAt",
+                                          "eth_getTransactionByHash",
+                                          "eth_getTransactionReceipt",
+                                          "eth_getTransactionCount",
+                                          "eth_call",
+                                          "eth_estimateGas",
+                                          "eth_getLogs",
+                                          "eth_gasPrice",
+                                          "eth_maxPriorityFeePerGas",
+                                          "eth_feeHistory",
+                                          "eth_sendRawTransaction",
+                                          "net_version",
+                                          NULL};
+
+static const char *const neo_methods[] = {
+    "getblockcount",        "getblock",          "getblockhash",
+    "getblockheader",       "getapplicationlog", "getrawtransaction",
+    "gettransactionheight", "invokefunction",    "invokescript",
+    "getnep17balances",     "getnep17transfers", "calculatenetworkfee",
+    "sendrawtransaction",   "getversion",        "getcontractstate",
+    "getstorage",           "validateaddress",   NULL};
+
+static bool method_allowed(chain_kind_t kind, const char *m) {
+    for (const char *const *p = kind == CHAIN_ETH ? eth_methods : neo_methods; *p; p++)
+        if (strcmp(*p, m) == 0) return true;
+    return false;
+}
+
+/* The network the call names (args.network, default when absent). */
+static chain_net_t *pick(api_t *api, chain_kind_t kind, const json_t *args, err_t *err) {
+    const json_t *nv = json_object_get(args, "network");
+    if (nv && !json_is_null(nv) && !json_is_string(nv)) {
+        err_set(err, R3E_EINVAL, "network must be a string");
+        return NULL;
+    }
+    const char *name = json_string_value(nv);
+    chain_net_t *net = chain_nets_find(api->chains, kind, name);
+    if (!net) {
+        if (name && *name)
+            err_set(err, R3E_ENOTFOUND, "no %s network named \"%.63s\" is configured",
+                    kind == CHAIN_ETH ? "Ethereum" : "Neo N3", name);
+        else
+            err_set(err, R3E_EUNAVAIL,
+                    "no %s network is configured on this server (start it with %s NAME=URL)",
+                    kind == CHAIN_ETH ? "Ethereum" : "Neo N3",
+                    kind == CHAIN_ETH ? "--eth" : "--neo");
+    }
+    return net;
+}
+
+/* Per-call timeout: the node gets at most 10 s and never more than the function has left. */
+static int call_timeout_ms(const runtime_caller_t *who, err_t *err) {
+    uint64_t now = util_now_us();
+    if (who->deadline_us && now >= who->deadline_us) {
+        err_set(err, R3E_ETIMEOUT, "the function's time is up");
+        return -1;
+    }
+    uint64_t left = who->deadline_us ? (who->deadline_us - now) / 1000 : 10000;
+    return left > 10000 ? 10000 : left < 1 ? 1 : (int)left;
+}
+
+static json_t *svc_rpc(api_t *api, chain_kind_t kind, const runtime_caller_t *who,
+                       const json_t *args, json_t **rpc_error, err_t *err) {
+    chain_net_t *net = pick(api, kind, args, err);
+    if (!net) return NULL;
+    const char *method = json_string_value(json_object_get(args, "method"));
+    const json_t *params = json_object_get(args, "params");
+    if (!method) {
+        err_set(err, R3E_EINVAL, "method must be a string");
+        return NULL;
+    }
+    if (params && !json_is_null(params) && !json_is_array(params)) {
+        err_set(err, R3E_EINVAL, "params must be an array");
+        return NULL;
+    }
+    if (!method_allowed(kind, method)) {
+        err_set(err, R3E_EFORBIDDEN, "method %.80s is not available to functions", method);
+        return NULL;
+    }
+    int tmo = call_timeout_ms(who, err);
+    if (tmo < 0) return NULL;
+    json_t *r =
+        rpc_call_ex(net->rpc, method, json_is_array(params) ? params : NULL, tmo, rpc_error, err);
+    if (!r)
+        log_debug("%s %s %s from %s: %s", chain_kind_name(kind), net->name, method, who->fn,
+                  err->msg);
+    return r;
+}
+
+static json_t *svc_batch(api_t *api, chain_kind_t kind, const runtime_caller_t *who,
+                         const json_t *args, err_t *err) {
+    chain_net_t *net = pick(api, kind, args, err);
+    if (!net) return NULL;
+    const json_t *calls = json_object_get(args, "calls");
+    size_t n = json_array_size(calls);
+    if (!json_is_array(calls) || n == 0 || n > 100) {
+        err_set(err, R3E_EINVAL, "calls must be an array of 1..100 {method, params}");
+        return NULL;
+    }
+    size_t i;
+    const json_t *c;
+    json_array_foreach(calls, i, c) {
+        const char *m = json_string_value(json_object_get(c, "method"));
+        if (!m) {
+            err_set(err, R3E_EINVAL, "calls[%zu].method must be a string", i);
+            return NULL;
+        }
+        if (!method_allowed(kind, m)) {
+            err_set(err, R3E_EFORBIDDEN, "method %.80s is not available to functions", m);
+            return NULL;
+        }
+    }
+    if (call_timeout_ms(who, err) < 0) return NULL;
+    return rpc_batch(net->rpc, calls, err);
+}
+
+static json_t *svc_network(api_t *api, chain_kind_t kind, const json_t *args, err_t *err) {
+    chain_net_t *net = pick(api, kind, args, err);
+    if (!net) return NULL;
+    uint64_t id;
+    if (chain_net_id(net, &id, err) < 0) return NULL;
+    char ids[24];
+    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+    return json_pack("{s:s,s:s}", "name", net->name, kind == CHAIN_ETH ? "chainId" : "magic", ids);
+}
+
+#define CHAIN_SVC(kind, K)                                                                         \
+    static json_t *kind##_rpc(void *ud, const runtime_caller_t *w, const json_t *a, json_t **rc,   \
+                              err_t *e) {                                                          \
+        return svc_rpc(ud, K, w, a, rc, e);                                                        \
+    }                                                                                              \
+    static json_t *kind##_batch(void *ud, const runtime_caller_t *w, const json_t *a, json_t **rc, \
+                                err_t *e) {                                                        \
+        (void)rc;                                                                                  \
+        return svc_batch(ud, K, w, a, e);                                                          \
+    }                                                                                              \
+    static json_t *kind##_network(void *ud, const runtime_caller_t *w, const json_t *a,            \
+                                  json_t **rc, err_t *e) {                                         \
+        (void)w, (void)rc;                                                                         \
+        return svc_network(ud, K, a, e);                                                           \
+    }
+CHAIN_SVC(eth, CHAIN_ETH)
+CHAIN_SVC(neo, CHAIN_NEO)
+
+int api_host_chain_register(api_t *api, err_t *err) {
+    struct {
+        const char *name;
+        host_svc_fn fn;
+    } svcs[] = {
+        {"eth.rpc", eth_rpc}, {"eth.batch", eth_batch}, {"eth.network", eth_network},
+        {"neo.rpc", neo_rpc}, {"neo.batch", neo_batch}, {"neo.network", neo_network},
+    };
+    for (size_t i = 0; i < sizeof svcs / sizeof svcs[0]; i++)
+        if (api_host_register(api, svcs[i].name, svcs[i].fn, api, err) < 0) return -1;
+    return 0;
+}

@@ -1,0 +1,169 @@
+/* Configured blockchain networks (see net.h). */
+#include "chain/net.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NETS_MAX 32
+
+struct chain_nets {
+    chain_net_t *v[NETS_MAX];
+    size_t n;
+    pthread_mutex_t mu; /* guards the lazily resolved ids */
+};
+
+const char *chain_kind_name(chain_kind_t kind) {
+    return kind == CHAIN_ETH ? "eth" : "neo";
+}
+
+chain_nets_t *chain_nets_new(void) {
+    chain_nets_t *n = calloc(1, sizeof *n);
+    if (n) pthread_mutex_init(&n->mu, NULL);
+    return n;
+}
+
+void chain_nets_free(chain_nets_t *n) {
+    if (!n) return;
+    for (size_t i = 0; i < n->n; i++) {
+        rpc_client_free(n->v[i]->rpc);
+        free(n->v[i]);
+    }
+    pthread_mutex_destroy(&n->mu);
+    free(n);
+}
+
+static bool name_ok(const char *s, size_t len) {
+    if (len == 0 || len >= 64) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+int chain_nets_add(chain_nets_t *n, chain_kind_t kind, const char *spec, err_t *err) {
+    const char *flag = kind == CHAIN_ETH ? "--eth" : "--neo";
+    const char *eq = strchr(spec, '=');
+    if (!eq || !name_ok(spec, (size_t)(eq - spec)))
+        return err_set(err, R3E_EINVAL,
+                       "%s wants NAME=URL%s with NAME of [A-Za-z0-9_-]{1,63}, got \"%.200s\"", flag,
+                       kind == CHAIN_ETH ? "[,CHAIN_ID]" : "", spec);
+    if (n->n == NETS_MAX) return err_set(err, R3E_EINVAL, "at most %d networks", NETS_MAX);
+    chain_net_t *net = calloc(1, sizeof *net);
+    if (!net) return err_set(err, R3E_EINTERNAL, "out of memory");
+    net->kind = kind;
+    memcpy(net->name, spec, (size_t)(eq - spec));
+    const char *url = eq + 1, *comma = strchr(url, ',');
+    size_t ulen = comma ? (size_t)(comma - url) : strlen(url);
+    if (ulen == 0 || ulen >= sizeof net->url) {
+        err_set(err, R3E_EINVAL, "%s %s: URL is empty or too long", flag, net->name);
+        free(net);
+        return -1;
+    }
+    memcpy(net->url, url, ulen);
+    if (comma) {
+        if (kind != CHAIN_ETH) {
+            free(net);
+            return err_set(err, R3E_EINVAL,
+                           "--neo takes NAME=URL; the network magic comes from getversion");
+        }
+        char *end;
+        errno = 0;
+        unsigned long long id = strtoull(comma + 1, &end, 10);
+        if (errno || end == comma + 1 || *end || id == 0) {
+            err_set(err, R3E_EINVAL, "--eth %s: chain id must be a positive integer", net->name);
+            free(net);
+            return -1;
+        }
+        net->chain_id = id;
+        net->id_known = true;
+    }
+    if (chain_nets_find(n, kind, net->name)) {
+        err_set(err, R3E_EINVAL, "%s network \"%s\" is configured twice", flag, net->name);
+        free(net);
+        return -1;
+    }
+    if (!(net->rpc = rpc_client_new(net->url, 10000, 2, err))) {
+        free(net);
+        return -1;
+    }
+    n->v[n->n++] = net;
+    return 0;
+}
+
+int chain_nets_add_list(chain_nets_t *n, chain_kind_t kind, const char *list, err_t *err) {
+    char *copy = strdup(list), *save = NULL;
+    if (!copy) return err_set(err, R3E_EINTERNAL, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(copy, ";", &save); t && rc == 0; t = strtok_r(NULL, ";", &save))
+        if (*t) rc = chain_nets_add(n, kind, t, err);
+    free(copy);
+    return rc;
+}
+
+chain_net_t *chain_nets_find(chain_nets_t *n, chain_kind_t kind, const char *name) {
+    if (!n) return NULL;
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->v[i]->kind != kind) continue;
+        if (!name || !*name || strcmp(n->v[i]->name, name) == 0) return n->v[i];
+    }
+    return NULL;
+}
+
+size_t chain_nets_count(const chain_nets_t *n, chain_kind_t kind) {
+    size_t c = 0;
+    for (size_t i = 0; n && i < n->n; i++)
+        c += n->v[i]->kind == kind;
+    return c;
+}
+
+chain_net_t *chain_nets_at(chain_nets_t *n, chain_kind_t kind, size_t i) {
+    for (size_t k = 0; n && k < n->n; k++)
+        if (n->v[k]->kind == kind && i-- == 0) return n->v[k];
+    return NULL;
+}
+
+static int parse_hex_u64(const char *s, uint64_t *out) {
+    if (!s || strncmp(s, "0x", 2) != 0 || !s[2]) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s + 2, &end, 16);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int chain_net_id(chain_net_t *net, uint64_t *out, err_t *err) {
+    /* a benign race: two threads may both ask the node; they get the same answer */
+    if (__atomic_load_n(&net->id_known, __ATOMIC_ACQUIRE)) {
+        *out = __atomic_load_n(&net->chain_id, __ATOMIC_RELAXED);
+        return 0;
+    }
+    uint64_t id = 0;
+    if (net->kind == CHAIN_ETH) {
+        json_t *r = rpc_call(net->rpc, "eth_chainId", NULL, NULL, err);
+        if (!r) return -1;
+        int bad = parse_hex_u64(json_string_value(r), &id);
+        json_decref(r);
+        if (bad) return err_set(err, R3E_EUPSTREAM, "eth_chainId answer is not a hex quantity");
+    } else {
+        json_t *r = rpc_call(net->rpc, "getversion", NULL, NULL, err);
+        if (!r) return -1;
+        json_t *m = json_object_get(json_object_get(r, "protocol"), "network");
+        if (!json_is_integer(m) || json_integer_value(m) <= 0 ||
+            json_integer_value(m) > 0xffffffffLL) {
+            json_decref(r);
+            return err_set(err, R3E_EUPSTREAM, "getversion has no protocol.network magic");
+        }
+        id = (uint64_t)json_integer_value(m);
+        json_decref(r);
+    }
+    __atomic_store_n(&net->chain_id, id, __ATOMIC_RELAXED);
+    __atomic_store_n(&net->id_known, true, __ATOMIC_RELEASE);
+    *out = id;
+    return 0;
+}

@@ -1,0 +1,292 @@
+/* JSON-RPC 2.0 client over libcurl (see rpc.h). */
+#include "chain/rpc.h"
+
+#include "core/buf.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RPC_POOL 8
+#define RPC_MAX_RESPONSE (64u * 1024 * 1024)
+
+struct rpc_client {
+    char *url;
+    int timeout_ms, retries;
+    pthread_mutex_t mu;
+    CURL *idle[RPC_POOL];
+    size_t nidle;
+    atomic_long next_id;
+    struct curl_slist *headers;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+rpc_client_t *rpc_client_new(const char *url, int timeout_ms, int retries, err_t *err) {
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+        err_set(err, R3E_EINVAL, "node URL must start with http:// or https://, got \"%.200s\"",
+                url ? url : "");
+        return NULL;
+    }
+    pthread_once(&curl_once, curl_init_once);
+    rpc_client_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->url = strdup(url))) {
+        free(c);
+        err_set(err, R3E_EINTERNAL, "out of memory");
+        return NULL;
+    }
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    c->retries = retries < 0 ? 0 : retries;
+    pthread_mutex_init(&c->mu, NULL);
+    atomic_init(&c->next_id, 1);
+    c->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    c->headers = curl_slist_append(c->headers, "Accept: application/json");
+    return c;
+}
+
+void rpc_client_free(rpc_client_t *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->nidle; i++)
+        curl_easy_cleanup(c->idle[i]);
+    curl_slist_free_all(c->headers);
+    pthread_mutex_destroy(&c->mu);
+    free(c->url);
+    free(c);
+}
+
+const char *rpc_client_url(const rpc_client_t *c) {
+    return c->url;
+}
+
+static CURL *handle_get(rpc_client_t *c) {
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->nidle) h = c->idle[--c->nidle];
+    pthread_mutex_unlock(&c->mu);
+    return h ? h : curl_easy_init();
+}
+
+static void handle_put(rpc_client_t *c, CURL *h) {
+    pthread_mutex_lock(&c->mu);
+    if (c->nidle < RPC_POOL) {
+        c->idle[c->nidle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (h) curl_easy_cleanup(h);
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
+    buf_t *b = ud;
+    if (b->len + sz * n > RPC_MAX_RESPONSE) return 0; /* aborts the transfer */
+    buf_append(b, p, sz * n);
+    return sz * n;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* POSTs body and parses the JSON answer. Retries transport failures only. */
+static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_ms, err_t *err) {
+    if (timeout_ms <= 0) timeout_ms = c->timeout_ms;
+    for (int attempt = 0;; attempt++) {
+        CURL *h = handle_get(c);
+        if (!h) {
+            err_set(err, R3E_EINTERNAL, "curl_easy_init failed");
+            return NULL;
+        }
+        buf_t b = {0};
+        char ebuf[CURL_ERROR_SIZE] = "";
+        curl_easy_reset(h);
+        curl_easy_setopt(h, CURLOPT_URL, c->url);
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)(timeout_ms < 5000 ? timeout_ms : 5000));
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+        CURLcode rc = curl_easy_perform(h);
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+        handle_put(c, h);
+        json_t *j = NULL;
+        if (rc == CURLE_OK && b.len > 0) {
+            json_error_t je;
+            j = json_loadb((const char *)b.data, b.len, 0, &je);
+        }
+        bool transport = rc != CURLE_OK || (!j && (status >= 500 || status == 429));
+        if (j) {
+            buf_free(&b);
+            return j;
+        }
+        if (!transport) {
+            err_set(err, R3E_EUPSTREAM, "node at %s answered HTTP %ld without JSON-RPC: %.120s",
+                    c->url, status, b.len ? (const char *)b.data : "(empty)");
+            buf_free(&b);
+            return NULL;
+        }
+        buf_free(&b);
+        if (attempt >= c->retries || rc == CURLE_OPERATION_TIMEDOUT) {
+            if (rc == CURLE_OPERATION_TIMEDOUT)
+                err_set(err, R3E_ETIMEOUT, "node at %s did not answer within %d ms", c->url,
+                        timeout_ms);
+            else if (rc != CURLE_OK)
+                err_set(err, R3E_EUNAVAIL, "node at %s unreachable: %s", c->url,
+                        ebuf[0] ? ebuf : curl_easy_strerror(rc));
+            else
+                err_set(err, R3E_EUNAVAIL, "node at %s answered HTTP %ld", c->url, status);
+            return NULL;
+        }
+        sleep_ms(50L << (attempt < 4 ? attempt : 4));
+    }
+}
+
+static json_t *request_obj(rpc_client_t *c, const char *method, const json_t *params) {
+    json_t *p = params ? json_deep_copy(params) : json_array();
+    return json_pack("{s:s,s:I,s:s,s:o}", "jsonrpc", "2.0", "id",
+                     (json_int_t)atomic_fetch_add(&c->next_id, 1), "method", method, "params", p);
+}
+
+/* Splits one response object into result or error. */
+static json_t *take_result(rpc_client_t *c, json_t *resp, json_t **node_error, err_t *err) {
+    if (!json_is_object(resp)) {
+        err_set(err, R3E_EUPSTREAM, "node at %s sent a response that is not a JSON-RPC object",
+                c->url);
+        return NULL;
+    }
+    json_t *e = json_object_get(resp, "error");
+    if (e && !json_is_null(e)) {
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        if (node_error) *node_error = json_incref(e);
+        json_t *data = json_object_get(e, "data");
+        /* a textual detail belongs in the message; hex (revert data) stays in data */
+        if (json_is_string(data) && strncmp(json_string_value(data), "0x", 2) != 0)
+            err_set(err, R3E_EUPSTREAM, "%s: %s", msg ? msg : "node error",
+                    json_string_value(data));
+        else
+            err_set(err, R3E_EUPSTREAM, "%s", msg ? msg : "node error");
+        return NULL;
+    }
+    json_t *r = json_object_get(resp, "result");
+    if (!r) {
+        err_set(err, R3E_EUPSTREAM, "node at %s sent neither result nor error", c->url);
+        return NULL;
+    }
+    return json_incref(r);
+}
+
+json_t *rpc_call_ex(rpc_client_t *c, const char *method, const json_t *params, int timeout_ms,
+                    json_t **node_error, err_t *err) {
+    if (node_error) *node_error = NULL;
+    if (params && !json_is_array(params)) {
+        err_set(err, R3E_EINVAL, "JSON-RPC params must be an array");
+        return NULL;
+    }
+    json_t *req = request_obj(c, method, params);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body) {
+        err_set(err, R3E_EINVAL, "could not encode the JSON-RPC request");
+        return NULL;
+    }
+    json_t *resp = post(c, body, strlen(body), timeout_ms, err);
+    free(body);
+    if (!resp) return NULL;
+    json_t *r = take_result(c, resp, node_error, err);
+    json_decref(resp);
+    return r;
+}
+
+json_t *rpc_call(rpc_client_t *c, const char *method, const json_t *params, long *node_code,
+                 err_t *err) {
+    json_t *ne = NULL;
+    json_t *r = rpc_call_ex(c, method, params, 0, node_code ? &ne : NULL, err);
+    if (node_code) *node_code = ne ? (long)json_integer_value(json_object_get(ne, "code")) : 0;
+    json_decref(ne);
+    return r;
+}
+
+json_t *rpc_batch(rpc_client_t *c, const json_t *calls, err_t *err) {
+    size_t n = json_array_size(calls);
+    if (!json_is_array(calls) || n == 0) {
+        err_set(err, R3E_EINVAL, "a batch needs a non-empty array of calls");
+        return NULL;
+    }
+    /* ids within one batch are its positions: the answer may come in any order */
+    json_t *reqs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *call = json_array_get(calls, i);
+        const char *m = json_string_value(json_object_get(call, "method"));
+        json_t *p = json_object_get(call, "params");
+        if (!m || (p && !json_is_array(p))) {
+            json_decref(reqs);
+            err_set(err, R3E_EINVAL, "batch call %zu needs a string method and array params", i);
+            return NULL;
+        }
+        json_array_append_new(reqs, json_pack("{s:s,s:I,s:s,s:o}", "jsonrpc", "2.0", "id",
+                                              (json_int_t)i, "method", m, "params",
+                                              p ? json_deep_copy(p) : json_array()));
+    }
+    char *body = json_dumps(reqs, JSON_COMPACT);
+    json_decref(reqs);
+    if (!body) {
+        err_set(err, R3E_EINVAL, "could not encode the JSON-RPC batch");
+        return NULL;
+    }
+    json_t *resp = post(c, body, strlen(body), 0, err);
+    free(body);
+    if (!resp) return NULL;
+    if (!json_is_array(resp)) {
+        /* a node without batch support answers one error object */
+        json_t *r = take_result(c, resp, NULL, err);
+        if (r)
+            err_set(err, R3E_EUPSTREAM, "node at %s did not answer the batch as an array", c->url);
+        json_decref(r);
+        json_decref(resp);
+        return NULL;
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(out, json_null());
+    size_t k;
+    json_t *r;
+    json_array_foreach(resp, k, r) {
+        json_t *idv = json_object_get(r, "id");
+        if (!json_is_integer(idv)) continue;
+        json_int_t id = json_integer_value(idv);
+        if (id < 0 || (size_t)id >= n) continue;
+        json_t *e = json_object_get(r, "error");
+        json_t *res = json_object_get(r, "result");
+        json_t *slot = e && !json_is_null(e)
+                           ? json_pack("{s:O}", "error", e)
+                           : json_pack("{s:O}", "result", res ? res : json_null());
+        json_array_set_new(out, (size_t)id, slot);
+    }
+    json_decref(resp);
+    for (size_t i = 0; i < n; i++) {
+        if (json_is_null(json_array_get(out, i))) {
+            json_decref(out);
+            err_set(err, R3E_EUPSTREAM, "node at %s left batch call %zu unanswered", c->url, i);
+            return NULL;
+        }
+    }
+    return out;
+}
