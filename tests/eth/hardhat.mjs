@@ -15,7 +15,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ContractFactory, HDNodeWallet, JsonRpcProvider, Mnemonic, Wallet } from 'ethers';
+import * as ethers from 'ethers';
+
+const { ContractFactory, HDNodeWallet, JsonRpcProvider, Mnemonic, Wallet } = ethers;
+// The pinned ethers, for suites outside tests/eth that check results against it.
+export { ethers };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
