@@ -342,7 +342,11 @@ function requiredNetworkFee(t) {
   });
   const clone = new tx.Transaction(t);
   clone.witnesses = witnesses;
-  return BigInt(api.calculateNetworkFee(clone, Number(FEE_PER_BYTE), EXEC_FEE_FACTOR).toString());
+  try {
+    return BigInt(api.calculateNetworkFee(clone, Number(FEE_PER_BYTE), EXEC_FEE_FACTOR).toString());
+  } catch (e) {
+    return fail(ERR.InvalidContractVerification, `cannot price the verification script: ${e.message}`);
+  }
 }
 
 // ---------- blocks ----------
@@ -639,9 +643,9 @@ export async function startNeoPeer(opts = {}) {
     const sysfee = BigInt(t.systemFee.toString());
     const netfee = BigInt(t.networkFee.toString());
     if (sysfee <= 0n) fail(ERR.PolicyFailed, "system fee is zero (take it from a test invocation's gasconsumed)");
+    verifyWitnesses(t);
     const need = requiredNetworkFee(t);
     if (netfee < need) fail(ERR.InsufficientNetworkFee, `network fee ${netfee} < required ${need}`);
-    verifyWitnesses(t);
     const sender = t.signers[0].account.toBigEndian();
     const pending = mempool
       .filter((m) => m.tx.signers[0].account.toBigEndian() === sender)
