@@ -2,6 +2,7 @@
 #include "chain/rpc.h"
 
 #include "core/buf.h"
+#include "core/util.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -99,7 +100,12 @@ static void sleep_ms(long ms) {
 /* POSTs body and parses the JSON answer. Retries transport failures only. */
 static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_ms, err_t *err) {
     if (timeout_ms <= 0) timeout_ms = c->timeout_ms;
+    /* the timeout bounds the whole call, retries included */
+    uint64_t end = util_now_us() + (uint64_t)timeout_ms * 1000u;
     for (int attempt = 0;; attempt++) {
+        uint64_t now = util_now_us();
+        long left_ms = now < end ? (long)((end - now) / 1000) : 0;
+        if (left_ms < 1) left_ms = 1;
         CURL *h = handle_get(c);
         if (!h) {
             err_set(err, R3E_EINTERNAL, "curl_easy_init failed");
@@ -115,9 +121,8 @@ static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_m
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)(timeout_ms < 5000 ? timeout_ms : 5000));
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 5000 ? left_ms : 5000L);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -144,7 +149,9 @@ static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_m
             return NULL;
         }
         buf_free(&b);
-        if (attempt >= c->retries || rc == CURLE_OPERATION_TIMEDOUT) {
+        long backoff = 50L << (attempt < 4 ? attempt : 4);
+        bool out_of_time = util_now_us() + (uint64_t)backoff * 1000u >= end;
+        if (attempt >= c->retries || rc == CURLE_OPERATION_TIMEDOUT || out_of_time) {
             if (rc == CURLE_OPERATION_TIMEDOUT)
                 err_set(err, R3E_ETIMEOUT, "node at %s did not answer within %d ms", c->url,
                         timeout_ms);
@@ -155,7 +162,7 @@ static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_m
                 err_set(err, R3E_EUNAVAIL, "node at %s answered HTTP %ld", c->url, status);
             return NULL;
         }
-        sleep_ms(50L << (attempt < 4 ? attempt : 4));
+        sleep_ms(backoff);
     }
 }
 
@@ -225,6 +232,10 @@ json_t *rpc_call(rpc_client_t *c, const char *method, const json_t *params, long
 }
 
 json_t *rpc_batch(rpc_client_t *c, const json_t *calls, err_t *err) {
+    return rpc_batch_ex(c, calls, 0, err);
+}
+
+json_t *rpc_batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, err_t *err) {
     size_t n = json_array_size(calls);
     if (!json_is_array(calls) || n == 0) {
         err_set(err, R3E_EINVAL, "a batch needs a non-empty array of calls");
@@ -251,7 +262,7 @@ json_t *rpc_batch(rpc_client_t *c, const json_t *calls, err_t *err) {
         err_set(err, R3E_EINVAL, "could not encode the JSON-RPC batch");
         return NULL;
     }
-    json_t *resp = post(c, body, strlen(body), 0, err);
+    json_t *resp = post(c, body, strlen(body), timeout_ms, err);
     free(body);
     if (!resp) return NULL;
     if (!json_is_array(resp)) {

@@ -21,7 +21,8 @@
 
 typedef struct rpc_client rpc_client_t;
 
-/* timeout_ms: per attempt (0 = 10 s); retries: extra attempts on transport errors. */
+/* timeout_ms: bound of one call, retries included (0 = 10 s); retries: extra attempts on
+ * transport errors (connection refused or reset, HTTP 5xx/429 without a JSON body). */
 rpc_client_t *rpc_client_new(const char *url, int timeout_ms, int retries, err_t *err);
 void rpc_client_free(rpc_client_t *c);
 const char *rpc_client_url(const rpc_client_t *c);
@@ -42,5 +43,6 @@ json_t *rpc_call_ex(rpc_client_t *c, const char *method, const json_t *params, i
  * same order of {"result":…} or {"error":{"code":…,"message":…,"data"?}} (owned), or NULL
  * with err when the transport failed or the answer was not a matching batch. */
 json_t *rpc_batch(rpc_client_t *c, const json_t *calls, err_t *err);
+json_t *rpc_batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, err_t *err);
 
 #endif
