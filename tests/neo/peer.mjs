@@ -21,6 +21,7 @@ import http from "node:http";
 import { pathToFileURL } from "node:url";
 import Neon from "@cityofzion/neon-js";
 
+export { Neon }; // the same neon-js instance, for tests that check what the peer holds
 const { wallet, sc, tx, u, api, CONST } = Neon;
 
 export const NEO_HASH = CONST.NATIVE_CONTRACT_HASH.NeoToken; // big-endian hex, no 0x
