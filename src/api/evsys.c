@@ -31,7 +31,10 @@ typedef struct {
     cron_t *cron;   /* schedule triggers */
     bool catch_up;  /* schedule: missed-tick policy */
     int64_t last_s; /* schedule: last fired tick (persisted in meta "trigfire") */
+    json_t *rec;    /* the stored record, for sources that poll (evsys_trig_records) */
 } ev_entry_t;
+
+#define EV_MAX_SOURCES 8 /* chain pollers registered with evsys_source_add */
 
 struct evsys {
     api_t *api;
@@ -50,6 +53,9 @@ struct evsys {
     pthread_mutex_t sched_mu;
     pthread_cond_t sched_cv;
     bool sched_stop;
+    /* other sources (chain pollers), started by evsys_source_add, stopped by quiesce */
+    event_source_t *sources[EV_MAX_SOURCES];
+    size_t nsources;
     /* counters for /metrics */
     _Atomic unsigned long long deliveries_ok, deliveries_failed, deliveries_busy;
 };
@@ -91,6 +97,7 @@ static void ev_entry_free(ev_entry_t *e) {
     if (!e) return;
     evsys_trig_free(&e->t);
     cron_free(e->cron);
+    json_decref(e->rec);
     free(e);
 }
 
@@ -164,6 +171,7 @@ int evsys_trig_load(evsys_t *ev, const json_t *rec, err_t *err) {
         json_decref(d);
     }
     if (js(src, "secret")) e->t.secret = strdup(js(src, "secret"));
+    e->rec = json_deep_copy(rec);
     pattern_t *pat = NULL;
     if (strcmp(e->t.source_type, "schedule") == 0) {
         if (cron_parse(js(src, "cron") ? js(src, "cron") : "", js(src, "tz"), &e->cron, err) < 0) {
@@ -214,6 +222,16 @@ int evsys_trig_get(evsys_t *ev, const char *id, evsys_trig_t *out, err_t *err) {
     if (e) ev_trig_copy(&e->t, out);
     pthread_rwlock_unlock(&ev->lock);
     return e ? 0 : err_set(err, R3E_ENOTFOUND, "trigger \"%.40s\" not found", id);
+}
+
+json_t *evsys_trig_records(evsys_t *ev, const char *source_type) {
+    json_t *out = json_array();
+    pthread_rwlock_rdlock(&ev->lock);
+    for (size_t i = 0; i < ev->n; i++)
+        if (strcmp(ev->entries[i]->t.source_type, source_type) == 0 && ev->entries[i]->rec)
+            json_array_append_new(out, json_deep_copy(ev->entries[i]->rec));
+    pthread_rwlock_unlock(&ev->lock);
+    return out;
 }
 
 /* ---- ingest ----------------------------------------------------------------------------- */
@@ -783,9 +801,22 @@ int evsys_start(api_t *api, err_t *err) {
     return 0;
 }
 
+int evsys_source_add(api_t *api, event_source_t *src, err_t *err) {
+    evsys_t *ev = api->ev;
+    if (!ev) return err_set(err, R3E_EUNAVAIL, "the event system is not running");
+    if (ev->nsources == EV_MAX_SOURCES) return err_set(err, R3E_ELIMIT, "too many event sources");
+    if (src->start(src, ev_emit, ev, err) < 0) return -1;
+    ev->sources[ev->nsources++] = src;
+    return 0;
+}
+
 void evsys_quiesce(api_t *api) {
     evsys_t *ev = api->ev;
     if (!ev) return;
+    while (ev->nsources > 0) { /* pollers first: nothing may emit into a stopping queue */
+        event_source_t *src = ev->sources[--ev->nsources];
+        src->stop(src);
+    }
     if (ev->sched.stop) ev->sched.stop(&ev->sched);
     dispatcher_stop(ev->disp);
     ev->disp = NULL;

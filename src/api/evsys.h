@@ -15,6 +15,7 @@
 #define R3E_API_EVSYS_H
 
 #include "api/api.h"
+#include "events/source.h"
 #include "queue/queue.h"
 
 typedef struct evsys evsys_t;
@@ -29,6 +30,11 @@ void evsys_quiesce(api_t *api);
 /* Step 2, after the HTTP server stopped: evsys_quiesce if not done, then close the queue and
  * free. Before runtime_stop and store_close. NULL-safe. */
 void evsys_stop(api_t *api);
+
+/* Starts a polling source (a chain poller) with the ingest path as its emit callback; it is
+ * stopped by evsys_quiesce, before the scheduler and the dispatcher. src stays owned by the
+ * caller and must outlive evsys_quiesce. */
+int evsys_source_add(api_t *api, event_source_t *src, err_t *err);
 
 /* Queue metrics text (Prometheus) appended to /metrics; malloc'ed, may be "". */
 char *evsys_metrics_text(api_t *api);
@@ -70,6 +76,9 @@ typedef struct {
 /* Adds (or replaces) a trigger from its stored JSON record into the live table. */
 int evsys_trig_load(evsys_t *ev, const json_t *rec, err_t *err);
 void evsys_trig_unload(evsys_t *ev, const char *id);
+/* Copies of the stored records of the live triggers whose source.type is source_type (any
+ * namespace, enabled or not): what a polling source reads each round. New array. */
+json_t *evsys_trig_records(evsys_t *ev, const char *source_type);
 /* Copies trigger id (any namespace) into *out. R3E_ENOTFOUND when absent. */
 int evsys_trig_get(evsys_t *ev, const char *id, evsys_trig_t *out, err_t *err);
 void evsys_trig_free(evsys_trig_t *t);
