@@ -47,6 +47,9 @@ void api_config_usage(void) {
         "  --eth NAME=URL[,CHAIN_ID]  an Ethereum JSON-RPC node (repeatable; the first is\n"
         "                         the default network; chain id from eth_chainId when\n"
         "                         omitted)                          (R3E_ETH, ';'-separated)\n"
+        "  --eth-poll-ms N        eth trigger head polling interval, default 1000\n"
+        "  --eth-ws on|off        eth triggers follow heads with eth_subscribe over\n"
+        "                         WebSocket when the node offers it, default on\n"
         "  --neo NAME=URL         a Neo N3 JSON-RPC node (repeatable; the network magic\n"
         "                         comes from getversion)            (R3E_NEO, ';'-separated)\n");
 }
@@ -165,6 +168,13 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
     } else if (strcmp(flag, "--event-retention-days") == 0) {
         if (config_int(flag, v, 1, 36500, &n, err) < 0) return -1;
         c->event_retention_days = (uint32_t)n;
+    } else if (strcmp(flag, "--eth-poll-ms") == 0) {
+        if (config_int(flag, v, 50, 600000, &n, err) < 0) return -1;
+        c->eth_poll_ms = (int)n;
+    } else if (strcmp(flag, "--eth-ws") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+            return err_set(err, R3E_EINVAL, "--eth-ws wants on or off, got \"%s\"", v);
+        c->eth_ws_off = strcmp(v, "off") == 0;
     } else if (strcmp(flag, "--default-concurrency") == 0) {
         if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
         c->default_concurrency = (uint32_t)n;
@@ -205,6 +215,7 @@ int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
     c->max_connections = 1024;
     c->per_ip_connections = 256;
     c->event_retention_days = 7;
+    c->eth_poll_ms = 1000;
     bool seen[sizeof config_env / sizeof config_env[0]] = {0};
 
     for (int i = 1; i < argc; i++) {

@@ -43,6 +43,8 @@ typedef struct {
     char master_key_file[1024];    /* secret vault master key (secrets.h); "" = environment */
     char eth_nets[4096];           /* --eth values joined by ';' (chain/net.h parses them) */
     char neo_nets[4096];           /* --neo values joined by ';' */
+    int eth_poll_ms;               /* --eth-poll-ms: head polling interval, default 1000 */
+    bool eth_ws_off;               /* --eth-ws off: poll instead of eth_subscribe */
 } api_config_t;
 
 /* argv[0] is "server". Returns 0, or -1 with R3E_EINVAL and a message for the operator. */
