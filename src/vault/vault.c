@@ -278,11 +278,52 @@ static int open_record(vault_t *v, const char *id, char **value, size_t *len, ui
     return 0;
 }
 
+/* "_sys/owner/name": platform-owned secrets. No namespace starts with '_', so these ids are
+ * out of reach of every per-function call (put, get, list, bundles). */
+static bool sys_part_ok(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= STORE_NAME_MAX) return false;
+    for (const char *p = s; *p; p++)
+        if (!(g_ascii_isalnum(*p) || *p == '-' || *p == '_')) return false;
+    return true;
+}
+
+static int make_sys_id(const char *owner, const char *name, char out[ID_MAX], err_t *err) {
+    if (!sys_part_ok(owner) || !sys_part_ok(name))
+        return err_set(err, R3E_EINVAL, "invalid system secret name");
+    snprintf(out, ID_MAX, "_sys/%s/%s", owner, name);
+    return 0;
+}
+
+static int put_id(vault_t *v, const char *id, const void *value, size_t len, uint32_t *version,
+                  err_t *err);
+
 int vault_put(vault_t *v, const char *ns, const char *fn, const char *name, const void *value,
               size_t len, uint32_t *version, err_t *err) {
     char id[ID_MAX];
     if (!v) return err_set(err, R3E_EINVAL, "vault: not open");
     if (make_id(ns, fn, name, id, err) != 0) return -1;
+    return put_id(v, id, value, len, version, err);
+}
+
+int vault_put_system(vault_t *v, const char *owner, const char *name, const void *value, size_t len,
+                     err_t *err) {
+    char id[ID_MAX];
+    if (!v) return err_set(err, R3E_EINVAL, "vault: not open");
+    if (make_sys_id(owner, name, id, err) != 0) return -1;
+    return put_id(v, id, value, len, NULL, err);
+}
+
+int vault_get_system(vault_t *v, const char *owner, const char *name, char **value, size_t *len,
+                     err_t *err) {
+    char id[ID_MAX];
+    if (!v || !value) return err_set(err, R3E_EINVAL, "vault get: missing argument");
+    if (make_sys_id(owner, name, id, err) != 0) return -1;
+    return open_record(v, id, value, len, NULL, err);
+}
+
+static int put_id(vault_t *v, const char *id, const void *value, size_t len, uint32_t *version,
+                  err_t *err) {
     if (!value && len) return err_set(err, R3E_EINVAL, "secret value is missing");
     if (len > VAULT_SECRET_VALUE_MAX)
         return err_set(err, R3E_ETOOBIG, "secret value is %zu bytes, the limit is %d", len,

@@ -98,6 +98,13 @@ int vault_get(vault_t *v, const char *ns, const char *fn, const char *name, char
 void vault_plaintext_free(char *value); /* zeroes and frees; NULL is fine */
 /* R3E_ENOTFOUND when absent. */
 int vault_delete(vault_t *v, const char *ns, const char *fn, const char *name, err_t *err);
+/* Platform-owned secrets (e.g. the Ethereum relayer's signing keys), sealed and rotated like
+ * every other record but under ids no function, namespace or secrets route can name.
+ * owner and name: [A-Za-z0-9_-]{1,63}. get: as vault_get (R3E_ENOTFOUND when absent). */
+int vault_put_system(vault_t *v, const char *owner, const char *name, const void *value, size_t len,
+                     err_t *err);
+int vault_get_system(vault_t *v, const char *owner, const char *name, char **value, size_t *len,
+                     err_t *err);
 /* Deletes every secret of a function (call when the function is deleted). */
 int vault_delete_all_for_function(vault_t *v, const char *ns, const char *fn, err_t *err);
 

@@ -437,6 +437,34 @@ static void rotation_rewraps_everything_and_the_old_key_is_no_longer_needed(void
     expect_secret(fx->v, NULL, "late", "NEW", "written during rotation");
 }
 
+/* Platform-owned secrets (relayer keys): readable only through the system calls, invisible
+ * to every function's listing and bundle, and re-wrapped by rotation like the rest. */
+static void system_secrets_are_out_of_reach_of_functions_and_survive_rotation(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    assert_int_equal(vault_put_system(fx->v, "eth-relayer", "local", "0xabc123", 8, &err), 0);
+    assert_int_equal(vault_put_system(fx->v, "eth-relayer", "bad/name", "x", 1, &err), -1);
+    assert_int_equal(err.code, R3E_EINVAL);
+    char *val = NULL;
+    size_t len = 0;
+    assert_int_equal(vault_get_system(fx->v, "eth-relayer", "absent", &val, &len, &err), -1);
+    assert_int_equal(err.code, R3E_ENOTFOUND);
+    /* no namespace/function pair names it */
+    vault_bundle_t b;
+    assert_int_equal(vault_get_all_for_function(fx->v, "sys", "eth-relayer", &b, &err), 0);
+    assert_int_equal(b.n, 0);
+    vault_bundle_free(&b);
+    reopen(fx, ring(1, 2));
+    vault_status_t st;
+    assert_int_equal(vault_rotate_master(fx->v, 0, &st, &err), 0);
+    assert_int_equal(st.rewrapped, 1);
+    reopen(fx, ring(0, 2));
+    assert_int_equal(vault_get_system(fx->v, "eth-relayer", "local", &val, &len, &err), 0);
+    assert_int_equal(len, 8);
+    assert_string_equal(val, "0xabc123");
+    vault_plaintext_free(val);
+}
+
 static void interrupted_rotation_resumes_where_it_stopped(void **state) {
     fixture_t *fx = *state;
     err_t err;
@@ -611,6 +639,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(wrong_master_key_fails_loudly_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(
             rotation_rewraps_everything_and_the_old_key_is_no_longer_needed, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            system_secrets_are_out_of_reach_of_functions_and_survive_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(interrupted_rotation_resumes_where_it_stopped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(new_key_on_an_empty_store_needs_no_rotation, setup,
