@@ -118,6 +118,19 @@ describe('Neo test peer (validation a node would do)', () => {
     assert.deepEqual(s.transfers, [{ token: peer.tokens.GAS, symbol: 'GAS', from: peer.accounts[0].address, to: peer.accounts[1].address, amount: '5' }]);
   });
 
+  test('a neon-js client (NetworkFacade) transfers through it like through a node', async () => {
+    const acct = new wallet.Account(peer.accounts[1].WIF);
+    const facade = await Neon.api.NetworkFacade.fromConfig({ node: peer.url });
+    const hash = await facade.transferToken(
+      [{ from: acct, to: peer.accounts[3].address, decimalAmt: 2.5, contractHash: peer.tokens.GAS.slice(2) }],
+      { signingCallback: Neon.api.signWithAccount(acct) });
+    const s = peer.control.sent().find((x) => x.hash === hash);
+    assert.ok(s, 'accepted');
+    assert.equal(s.transfers[0].amount, '250000000');
+    peer.control.mineBlock();
+    assert.equal(peer.control.sent().find((x) => x.hash === hash).vmstate, 'HALT');
+  });
+
   test('invokefunction: typed stack, FAULT for unknown methods and contracts', async () => {
     let r = (await rpc(peer.url, 'invokefunction', [peer.tokens.NEO, 'balanceOf', [{ type: 'Hash160', value: peer.accounts[3].scriptHash }]])).result;
     assert.equal(r.state, 'HALT');
