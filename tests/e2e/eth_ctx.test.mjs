@@ -26,6 +26,9 @@ const EMITTER_ABI = [
   'function fail(string reason) pure',
   'function failBare() pure',
   'function pair(uint256 a) view returns (uint256 doubled, address who, string tag)',
+  'function deny(uint256 code) view',
+  'function divide(uint256 a, uint256 b) pure returns (uint256)',
+  'error Denied(address who, uint256 code)',
   'event Ping(address indexed from, uint256 indexed n, string note)',
   'event Set(uint256 oldValue, uint256 newValue)',
 ];
@@ -208,8 +211,10 @@ describe('contracts', () => {
       try { await c.failBare(); } catch (e) { out.bare = E(e); }
       try { await ctx.eth.call({ to: ev.addr, data: ev.failData }); } catch (e) { out.raw = E(e); }
       try { await c.fail.estimateGas('in estimate'); } catch (e) { out.est = E(e); }
+      try { await c.divide(1n, 0n); } catch (e) { out.panic = E(e); }
+      try { await c.deny(7n, { from: ev.from }); } catch (e) { out.custom = E(e); out.errorName = e.errorName; }
       return J(out);
-    }`, { addr: emitterAddr, failData: emitter.interface.encodeFunctionData('fail', ['raw reason']) });
+    }`, { addr: emitterAddr, failData: emitter.interface.encodeFunctionData('fail', ['raw reason']), from: node.accounts[1].address });
     if (process.env.R3E_ETH_DEBUG) console.log(JSON.stringify(res, null, 1));
     assert.match(res.call.error, /nope, not today/);
     assert.match(res.call.error, /revert/i);
@@ -221,6 +226,33 @@ describe('contracts', () => {
     assert.equal(res.bare.code, 'CALL_EXCEPTION');
     assert.equal(res.raw.reason, 'raw reason');
     assert.match(res.est.error, /^eth_estimateGas: .*in estimate/);
+    assert.equal(res.panic.code, 'CALL_EXCEPTION');
+    assert.equal(res.panic.reason, 'panic 0x12 (division or modulo by zero)');
+    assert.equal(res.custom.code, 'CALL_EXCEPTION');
+    assert.equal(res.errorName, 'Denied');
+    assert.equal(res.custom.reason, `Denied(${node.accounts[1].address}, 7)`, 'a custom error decoded with the contract ABI');
+  });
+
+  test('bad arguments are TypeErrors before anything reaches the node', async () => {
+    const res = await run(`export default async (ev, ctx) => {
+      const out = {};
+      const t = async (k, f) => { try { await f(); out[k] = 'no error'; } catch (e) { out[k] = e.name + ': ' + e.message; } };
+      await t('addr', () => ctx.eth.contract('0x1234', ABI));
+      await t('tag', () => ctx.eth.getBalance(ev.addr, 'yesterday'));
+      await t('neg', () => ctx.eth.getBlock(-1));
+      await t('arity', () => ctx.eth.contract(ev.addr, ABI).pair());
+      await t('tx', () => ctx.eth.call('0x00'));
+      await t('batch', () => ctx.eth.batch('eth_chainId'));
+      await t('net', () => ctx.eth.network(''));
+      return out;
+    }`, { addr: emitterAddr });
+    assert.match(res.addr, /^TypeError: ctx.eth.contract: address must be/);
+    assert.match(res.tag, /^TypeError: blockTag: expected a block number or one of latest/);
+    assert.match(res.neg, /^RangeError: getBlock: must not be negative/);
+    assert.match(res.arity, /^TypeError: pair: expected 1 argument\(s\), got 0/);
+    assert.match(res.tx, /^TypeError: call: expected a transaction object/);
+    assert.match(res.batch, /^TypeError: ctx.eth.batch: expected an array/);
+    assert.match(res.net, /^TypeError: ctx.eth.network: expected a configured network name/);
   });
 });
 
