@@ -368,7 +368,7 @@
         if (typeof secretName !== 'string' || secretName === '') {
           throw new TypeError(`${label}.wallet: expected the name of a function secret`);
         }
-        const raw = isObj(secrets) ? secrets[secretName] : undefined;
+        const raw = isObj(secrets) && Object.prototype.hasOwnProperty.call(secrets, secretName) ? secrets[secretName] : undefined;
         if (raw === undefined || raw === null) {
           throw new Error(`${label}.wallet: the function has no secret named "${secretName}" ` +
             `(set it with PUT /v1/functions/{name}/secrets/${secretName})`);
