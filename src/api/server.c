@@ -113,27 +113,26 @@ void api_h_readyz(http_req_t *r, const route_match_t *m) {
                     atomic_load(&r->api->stopping) ? "shutting down" : "no live worker");
 }
 
+/* text + extra (both malloc'ed, extra consumed); text survives a failed append. */
+static char *append_owned(char *text, char *extra) {
+    if (text && extra && *extra) {
+        size_t a = strlen(text), b = strlen(extra);
+        char *both = realloc(text, a + b + 1);
+        if (both) memcpy(both + a, extra, b + 1);
+        text = both ? both : text;
+    }
+    free(extra);
+    return text;
+}
+
 void api_h_metrics(http_req_t *r, const route_match_t *m) {
     (void)m;
     runtime_stats_t st = {0};
     runtime_stats(r->api->rt, &st);
     char *text = metrics_render(st.workers_total, st.workers_idle);
-    char *ws = livehub_metrics_text(); /* r3e_ws_*: the live stream's own counters */
-    if (text && ws && *ws) {
-        size_t a = strlen(text), b = strlen(ws);
-        char *both = realloc(text, a + b + 1);
-        if (both) memcpy(both + a, ws, b + 1);
-        text = both ? both : text;
-    }
-    free(ws);
-    char *evm = evsys_metrics_text(r->api); /* r3e_queue_*, r3e_dlq_*, r3e_deliveries_* */
-    if (text && evm && *evm) {
-        size_t a = strlen(text), b = strlen(evm);
-        char *both = realloc(text, a + b + 1);
-        if (both) memcpy(both + a, evm, b + 1);
-        text = both ? both : text;
-    }
-    free(evm);
+    text = append_owned(text, livehub_metrics_text());     /* r3e_ws_*: the live stream */
+    text = append_owned(text, evsys_metrics_text(r->api)); /* r3e_queue_*, r3e_dlq_*, … */
+    text = append_owned(text, chain_nets_metrics_text(r->api->chains)); /* r3e_chain_rpc_* */
     if (!text) {
         http_send_error(r, R3E_EINTERNAL, "could not render metrics");
         return;

@@ -2,6 +2,7 @@
 #include "chain/net.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +167,65 @@ int chain_net_id(chain_net_t *net, uint64_t *out, err_t *err) {
     __atomic_store_n(&net->id_known, true, __ATOMIC_RELEASE);
     *out = id;
     return 0;
+}
+
+char *chain_nets_metrics_text(chain_nets_t *n) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    if (n && n->n) {
+        fputs("# HELP r3e_chain_rpc_calls_total Calls to blockchain nodes by outcome.\n"
+              "# TYPE r3e_chain_rpc_calls_total counter\n",
+              f);
+        for (size_t i = 0; i < n->n; i++) {
+            rpc_stats_t st;
+            rpc_client_stats(n->v[i]->rpc, &st);
+            const char *k = chain_kind_name(n->v[i]->kind), *nm = n->v[i]->name;
+            const struct {
+                const char *o;
+                unsigned long long v;
+            } rows[] = {{"ok", st.ok},
+                        {"node_error", st.node_error},
+                        {"timeout", st.timeout},
+                        {"unavailable", st.unavailable}};
+            for (size_t r = 0; r < 4; r++)
+                fprintf(
+                    f,
+                    "r3e_chain_rpc_calls_total{chain=\"%s\",network=\"%s\",outcome=\"%s\"} %llu\n",
+                    k, nm, rows[r].o, rows[r].v);
+        }
+        fputs("# HELP r3e_chain_rpc_duration_seconds Duration of calls to blockchain nodes, "
+              "retries included.\n"
+              "# TYPE r3e_chain_rpc_duration_seconds histogram\n",
+              f);
+        for (size_t i = 0; i < n->n; i++) {
+            rpc_stats_t st;
+            rpc_client_stats(n->v[i]->rpc, &st);
+            const char *k = chain_kind_name(n->v[i]->kind), *nm = n->v[i]->name;
+            unsigned long long cum = 0;
+            for (size_t b = 0; b <= RPC_BUCKETS; b++) {
+                cum += st.buckets[b];
+                if (b < RPC_BUCKETS)
+                    fprintf(f,
+                            "r3e_chain_rpc_duration_seconds_bucket{chain=\"%s\",network=\"%s\","
+                            "le=\"%g\"} %llu\n",
+                            k, nm, rpc_bucket_s[b], cum);
+                else
+                    fprintf(f,
+                            "r3e_chain_rpc_duration_seconds_bucket{chain=\"%s\",network=\"%s\","
+                            "le=\"+Inf\"} %llu\n",
+                            k, nm, cum);
+            }
+            fprintf(f, "r3e_chain_rpc_duration_seconds_sum{chain=\"%s\",network=\"%s\"} %.6f\n", k,
+                    nm, st.sum_s);
+            fprintf(f, "r3e_chain_rpc_duration_seconds_count{chain=\"%s\",network=\"%s\"} %llu\n",
+                    k, nm, cum);
+        }
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }

@@ -42,4 +42,8 @@ int chain_net_id(chain_net_t *net, uint64_t *out, err_t *err);
 
 const char *chain_kind_name(chain_kind_t kind); /* "eth" | "neo" */
 
+/* Prometheus text for every network's node calls: r3e_chain_rpc_calls_total{chain,network,
+ * outcome} and r3e_chain_rpc_duration_seconds{chain,network}. malloc'ed; "" when none. */
+char *chain_nets_metrics_text(chain_nets_t *n);
+
 #endif

@@ -23,7 +23,40 @@ struct rpc_client {
     size_t nidle;
     atomic_long next_id;
     struct curl_slist *headers;
+    atomic_ullong n_ok, n_node, n_timeout, n_unavail;
+    atomic_ullong buckets[RPC_BUCKETS + 1];
+    atomic_ullong sum_us;
 };
+
+const double rpc_bucket_s[RPC_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+static void stats_record(rpc_client_t *c, uint64_t t0, bool ok, const err_t *err) {
+    uint64_t us = util_now_us() - t0;
+    atomic_fetch_add(&c->sum_us, us);
+    size_t b = 0;
+    while (b < RPC_BUCKETS && (double)us / 1e6 > rpc_bucket_s[b])
+        b++;
+    atomic_fetch_add(&c->buckets[b], 1);
+    if (ok)
+        atomic_fetch_add(&c->n_ok, 1);
+    else if (err && err->code == R3E_EUPSTREAM)
+        atomic_fetch_add(&c->n_node, 1);
+    else if (err && err->code == R3E_ETIMEOUT)
+        atomic_fetch_add(&c->n_timeout, 1);
+    else
+        atomic_fetch_add(&c->n_unavail, 1);
+}
+
+void rpc_client_stats(const rpc_client_t *c, rpc_stats_t *out) {
+    rpc_client_t *m = (rpc_client_t *)c; /* atomics are read only */
+    out->ok = atomic_load(&m->n_ok);
+    out->node_error = atomic_load(&m->n_node);
+    out->timeout = atomic_load(&m->n_timeout);
+    out->unavailable = atomic_load(&m->n_unavail);
+    for (size_t i = 0; i <= RPC_BUCKETS; i++)
+        out->buckets[i] = atomic_load(&m->buckets[i]);
+    out->sum_s = (double)atomic_load(&m->sum_us) / 1e6;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) {
@@ -143,8 +176,10 @@ static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_m
             return j;
         }
         if (!transport) {
-            err_set(err, R3E_EUPSTREAM, "node at %s answered HTTP %ld without JSON-RPC: %.120s",
-                    c->url, status, b.len ? (const char *)b.data : "(empty)");
+            /* the body is not NUL-terminated: print a bounded prefix */
+            int shown = b.len < 120 ? (int)b.len : 120;
+            err_set(err, R3E_EUPSTREAM, "node at %s answered HTTP %ld without JSON-RPC: %.*s",
+                    c->url, status, b.len ? shown : 7, b.len ? (const char *)b.data : "(empty)");
             buf_free(&b);
             return NULL;
         }
@@ -200,8 +235,21 @@ static json_t *take_result(rpc_client_t *c, json_t *resp, json_t **node_error, e
     return json_incref(r);
 }
 
+static json_t *call_ex(rpc_client_t *c, const char *method, const json_t *params, int timeout_ms,
+                       json_t **node_error, err_t *err);
+
 json_t *rpc_call_ex(rpc_client_t *c, const char *method, const json_t *params, int timeout_ms,
                     json_t **node_error, err_t *err) {
+    uint64_t t0 = util_now_us();
+    err_t local = {0};
+    if (!err) err = &local;
+    json_t *r = call_ex(c, method, params, timeout_ms, node_error, err);
+    stats_record(c, t0, r != NULL, err);
+    return r;
+}
+
+static json_t *call_ex(rpc_client_t *c, const char *method, const json_t *params, int timeout_ms,
+                       json_t **node_error, err_t *err) {
     if (node_error) *node_error = NULL;
     if (params && !json_is_array(params)) {
         err_set(err, R3E_EINVAL, "JSON-RPC params must be an array");
@@ -235,7 +283,18 @@ json_t *rpc_batch(rpc_client_t *c, const json_t *calls, err_t *err) {
     return rpc_batch_ex(c, calls, 0, err);
 }
 
+static json_t *batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, err_t *err);
+
 json_t *rpc_batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, err_t *err) {
+    uint64_t t0 = util_now_us();
+    err_t local = {0};
+    if (!err) err = &local;
+    json_t *r = batch_ex(c, calls, timeout_ms, err);
+    stats_record(c, t0, r != NULL, err);
+    return r;
+}
+
+static json_t *batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, err_t *err) {
     size_t n = json_array_size(calls);
     if (!json_is_array(calls) || n == 0) {
         err_set(err, R3E_EINVAL, "a batch needs a non-empty array of calls");

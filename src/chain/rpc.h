@@ -45,4 +45,16 @@ json_t *rpc_call_ex(rpc_client_t *c, const char *method, const json_t *params, i
 json_t *rpc_batch(rpc_client_t *c, const json_t *calls, err_t *err);
 json_t *rpc_batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, err_t *err);
 
+/* Counters since the client was created, for metrics. Outcomes per call (a batch is one
+ * call): ok, node error (the node answered with a JSON-RPC error), timeout, unavailable
+ * (transport failure or a non-JSON-RPC answer). Durations include retries. */
+#define RPC_BUCKETS 11
+extern const double rpc_bucket_s[RPC_BUCKETS]; /* upper bounds in seconds; one more: +Inf */
+typedef struct {
+    unsigned long long ok, node_error, timeout, unavailable;
+    unsigned long long buckets[RPC_BUCKETS + 1]; /* not cumulative */
+    double sum_s;
+} rpc_stats_t;
+void rpc_client_stats(const rpc_client_t *c, rpc_stats_t *out);
+
 #endif
