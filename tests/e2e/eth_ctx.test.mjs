@@ -68,7 +68,9 @@ before(async () => {
   const art = await compileContract('Emitter');
   emitter = await deployContract(node, node.accounts[0], art, [42n]);
   emitterAddr = await emitter.getAddress();
-  srv = await startServer({ args: ['--eth', `local=${node.url},1337`, '--eth', `other=${node.url}`] });
+  srv = await startServer({ args: ['--eth', `local=${node.url},1337`, '--eth', `other=${node.url}`,
+    // nothing listens on port 1: every call is a transport failure
+    '--eth', 'down=http://127.0.0.1:1,1337'] });
 });
 
 after(async () => {
@@ -140,6 +142,7 @@ describe('reads', () => {
       const out = { net: await other.getNetwork(), bn: await other.blockNumber(), same: ctx.eth.network('other') === other,
         local: (await ctx.eth.network('local').getNetwork()).name };
       try { await ctx.eth.network('nope').blockNumber(); } catch (e) { out.unknown = E(e); }
+      try { await ctx.eth.network('down').blockNumber(); } catch (e) { out.down = E(e); }
       return J(out);
     }`);
     assert.deepEqual(res.net, { name: 'other', chainId: '1337' }, 'chain id resolved from eth_chainId');
@@ -148,6 +151,8 @@ describe('reads', () => {
     assert.equal(res.local, 'local');
     assert.match(res.unknown.error, /no Ethereum network named "nope"/);
     assert.equal(res.unknown.code, 'not_found');
+    assert.equal(res.down.code, 'unavailable', JSON.stringify(res.down));
+    assert.match(res.down.error, /^eth_blockNumber: /);
   });
 });
 
