@@ -3,6 +3,8 @@
 // (tests switch to interval mining with evm_setAutomine / evm_setIntervalMining). We compile
 // with solc-js ourselves, so no `solidity` section: hardhat never downloads a compiler.
 module.exports = {
+  // Not contracts/: hardhat must never try to compile (and so download a compiler) by itself.
+  paths: { sources: './hardhat-no-sources' },
   networks: {
     hardhat: {
       chainId: 1337,
