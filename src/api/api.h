@@ -39,6 +39,8 @@ typedef struct api {
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
     struct api_host *host;                         /* host.c: services for functions */
     struct chain_nets *chains;                     /* --eth / --neo networks; owned by server.c */
+    struct neo_source *neo_src;                    /* chain/neo/neo_source.c: neo triggers */
+    struct neo_relayer *neo_relayer;               /* chain/neo/neo_relayer.c */
 } api_t;
 
 typedef void (*api_handler_fn)(http_req_t *r, const route_match_t *m);

@@ -51,7 +51,11 @@ void api_config_usage(void) {
         "  --eth-ws on|off        eth triggers follow heads with eth_subscribe over\n"
         "                         WebSocket when the node offers it, default on\n"
         "  --neo NAME=URL         a Neo N3 JSON-RPC node (repeatable; the network magic\n"
-        "                         comes from getversion)            (R3E_NEO, ';'-separated)\n");
+        "                         comes from getversion)            (R3E_NEO, ';'-separated)\n"
+        "  --neo-blocks-per-s N   Neo trigger catch-up bound per network, default 50\n"
+        "                                                           (R3E_NEO_BLOCKS_PER_S)\n"
+        "  --neo-relayer-key-file NAME=PATH  the Neo relayer key of network NAME (WIF)\n"
+        "                         instead of a generated one sealed in the vault\n");
 }
 
 static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {
@@ -134,6 +138,16 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         memcpy(dst + used, v, strlen(v) + 1);
         return 0;
     }
+    if (strcmp(flag, "--neo-relayer-key-file") == 0) {
+        size_t used = strlen(c->neo_relayer_keys);
+        if (!strchr(v, '=') || strchr(v, ';'))
+            return err_set(err, R3E_EINVAL, "%s wants NAME=PATH, got \"%s\"", flag, v);
+        if (used + 1 + strlen(v) + 1 > sizeof c->neo_relayer_keys)
+            return err_set(err, R3E_EINVAL, "too many %s values", flag);
+        if (used) c->neo_relayer_keys[used++] = ';';
+        memcpy(c->neo_relayer_keys + used, v, strlen(v) + 1);
+        return 0;
+    }
     if (strcmp(flag, "--auth") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
             return err_set(err, R3E_EINVAL, "--auth wants on or off, got \"%s\"", v);
@@ -175,6 +189,9 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
             return err_set(err, R3E_EINVAL, "--eth-ws wants on or off, got \"%s\"", v);
         c->eth_ws_off = strcmp(v, "off") == 0;
+    } else if (strcmp(flag, "--neo-blocks-per-s") == 0) {
+        if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
+        c->neo_blocks_per_s = (uint32_t)n;
     } else if (strcmp(flag, "--default-concurrency") == 0) {
         if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
         c->default_concurrency = (uint32_t)n;
@@ -201,6 +218,7 @@ static const struct {
     {"R3E_EVENT_RETENTION_DAYS", "--event-retention-days"},
     {"R3E_ETH", "--eth"},
     {"R3E_NEO", "--neo"},
+    {"R3E_NEO_BLOCKS_PER_S", "--neo-blocks-per-s"},
 };
 
 int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {

@@ -5,6 +5,7 @@
  * into the live table (evsys) at creation and at start-up. */
 #include "api/evsys.h"
 
+#include "chain/neo/neo_source.h"
 #include "core/util.h"
 #include "events/cron.h"
 #include "events/pattern.h"
@@ -77,6 +78,8 @@ static int tr_validate(api_t *api, const char *ns, json_t *in, err_t *err) {
         json_t *sec = json_object_get(src, "secret");
         if (sec && (!json_is_string(sec) || !*json_string_value(sec)))
             return err_set(err, R3E_EINVAL, "source.secret must be a non-empty string");
+    } else if (strcmp(type, "neo") == 0) {
+        if (neo_source_check_trigger(api, src, err) < 0) return -1;
     } else if (strcmp(type, "custom") != 0) {
         return err_set(err, R3E_EINVAL,
                        "source.type \"%.20s\" is not one of \"custom\", \"schedule\", \"webhook\"",
@@ -240,6 +243,7 @@ void api_h_triggers_delete(http_req_t *r, const route_match_t *m) {
         return;
     }
     store_meta_delete(r->api->store, "trigfire", id, &e);
+    store_meta_delete(r->api->store, NEO_SOURCE_CURSOR_KIND, id, &e);
     http_send_json(r, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
     json_decref(rec);
 }
