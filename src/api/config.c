@@ -51,11 +51,12 @@ void api_config_usage(void) {
         "  --eth-ws on|off        eth triggers follow heads with eth_subscribe over\n"
         "                         WebSocket when the node offers it, default on\n"
         "  --neo NAME=URL         a Neo N3 JSON-RPC node (repeatable; the network magic\n"
-        "                         comes from getversion)            (R3E_NEO, ';'-separated)\n"
-        "  --neo-blocks-per-s N   Neo trigger catch-up bound per network, default 50\n"
-        "                                                           (R3E_NEO_BLOCKS_PER_S)\n"
-        "  --neo-relayer-key-file NAME=PATH  the Neo relayer key of network NAME (WIF)\n"
-        "                         instead of a generated one sealed in the vault\n");
+        "                         comes from getversion)            (R3E_NEO, ';'-separated)\n");
+    fprintf(stderr,
+            "  --neo-blocks-per-s N   Neo trigger catch-up, blocks/s per network, default 50\n"
+            "                         (R3E_NEO_BLOCKS_PER_S)\n"
+            "  --neo-relayer-key-file NAME=PATH  Neo relayer key (WIF) of network NAME,\n"
+            "                         instead of one generated and sealed in the vault\n");
 }
 
 static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {

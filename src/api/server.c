@@ -513,7 +513,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     }
     MHD_stop_daemon(d);
     log_info("shutdown: http stopped");
-    evsys_stop(api); /* the queue, once no request can reach it */
+    evsys_stop(api);      /* the queue, once no request can reach it */
     neo_source_free(api); /* stopped by evsys_quiesce */
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
