@@ -92,6 +92,9 @@ int chain_nets_add(chain_nets_t *n, chain_kind_t kind, const char *spec, err_t *
         free(net);
         return -1;
     }
+    char label[96];
+    snprintf(label, sizeof label, "%s network \"%s\"", chain_kind_name(kind), net->name);
+    rpc_client_set_label(net->rpc, label);
     n->v[n->n++] = net;
     return 0;
 }

@@ -3,11 +3,13 @@
 
 #include "core/buf.h"
 #include "core/util.h"
+#include "obs/log.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 
 struct rpc_client {
     char *url;
+    char label[96]; /* names the node in errors: URLs carry API keys and stay out of them */
     int timeout_ms, retries;
     pthread_mutex_t mu;
     CURL *idle[RPC_POOL];
@@ -76,6 +79,7 @@ rpc_client_t *rpc_client_new(const char *url, int timeout_ms, int retries, err_t
         err_set(err, R3E_EINTERNAL, "out of memory");
         return NULL;
     }
+    snprintf(c->label, sizeof c->label, "the node");
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     c->retries = retries < 0 ? 0 : retries;
     pthread_mutex_init(&c->mu, NULL);
@@ -93,6 +97,10 @@ void rpc_client_free(rpc_client_t *c) {
     pthread_mutex_destroy(&c->mu);
     free(c->url);
     free(c);
+}
+
+void rpc_client_set_label(rpc_client_t *c, const char *label) {
+    snprintf(c->label, sizeof c->label, "%s", label);
 }
 
 const char *rpc_client_url(const rpc_client_t *c) {
@@ -178,8 +186,8 @@ static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_m
         if (!transport) {
             /* the body is not NUL-terminated: print a bounded prefix */
             int shown = b.len < 120 ? (int)b.len : 120;
-            err_set(err, R3E_EUPSTREAM, "node at %s answered HTTP %ld without JSON-RPC: %.*s",
-                    c->url, status, b.len ? shown : 7, b.len ? (const char *)b.data : "(empty)");
+            err_set(err, R3E_EUPSTREAM, "%s answered HTTP %ld without JSON-RPC: %.*s", c->label,
+                    status, b.len ? shown : 7, b.len ? (const char *)b.data : "(empty)");
             buf_free(&b);
             return NULL;
         }
@@ -188,13 +196,14 @@ static json_t *post(rpc_client_t *c, const char *body, size_t len, int timeout_m
         bool out_of_time = util_now_us() + (uint64_t)backoff * 1000u >= end;
         if (attempt >= c->retries || rc == CURLE_OPERATION_TIMEDOUT || out_of_time) {
             if (rc == CURLE_OPERATION_TIMEDOUT)
-                err_set(err, R3E_ETIMEOUT, "node at %s did not answer within %d ms", c->url,
-                        timeout_ms);
-            else if (rc != CURLE_OK)
-                err_set(err, R3E_EUNAVAIL, "node at %s unreachable: %s", c->url,
-                        ebuf[0] ? ebuf : curl_easy_strerror(rc));
-            else
-                err_set(err, R3E_EUNAVAIL, "node at %s answered HTTP %ld", c->url, status);
+                err_set(err, R3E_ETIMEOUT, "%s did not answer within %d ms", c->label, timeout_ms);
+            else if (rc != CURLE_OK) {
+                /* curl's detail names host and port: operators' logs only */
+                log_warn("%s (%s) unreachable: %s", c->label, c->url,
+                         ebuf[0] ? ebuf : curl_easy_strerror(rc));
+                err_set(err, R3E_EUNAVAIL, "%s unreachable: %s", c->label, curl_easy_strerror(rc));
+            } else
+                err_set(err, R3E_EUNAVAIL, "%s answered HTTP %ld", c->label, status);
             return NULL;
         }
         sleep_ms(backoff);
@@ -210,8 +219,7 @@ static json_t *request_obj(rpc_client_t *c, const char *method, const json_t *pa
 /* Splits one response object into result or error. */
 static json_t *take_result(rpc_client_t *c, json_t *resp, json_t **node_error, err_t *err) {
     if (!json_is_object(resp)) {
-        err_set(err, R3E_EUPSTREAM, "node at %s sent a response that is not a JSON-RPC object",
-                c->url);
+        err_set(err, R3E_EUPSTREAM, "%s sent a response that is not a JSON-RPC object", c->label);
         return NULL;
     }
     json_t *e = json_object_get(resp, "error");
@@ -229,7 +237,7 @@ static json_t *take_result(rpc_client_t *c, json_t *resp, json_t **node_error, e
     }
     json_t *r = json_object_get(resp, "result");
     if (!r) {
-        err_set(err, R3E_EUPSTREAM, "node at %s sent neither result nor error", c->url);
+        err_set(err, R3E_EUPSTREAM, "%s sent neither result nor error", c->label);
         return NULL;
     }
     return json_incref(r);
@@ -327,8 +335,7 @@ static json_t *batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, er
     if (!json_is_array(resp)) {
         /* a node without batch support answers one error object */
         json_t *r = take_result(c, resp, NULL, err);
-        if (r)
-            err_set(err, R3E_EUPSTREAM, "node at %s did not answer the batch as an array", c->url);
+        if (r) err_set(err, R3E_EUPSTREAM, "%s did not answer the batch as an array", c->label);
         json_decref(r);
         json_decref(resp);
         return NULL;
@@ -354,7 +361,7 @@ static json_t *batch_ex(rpc_client_t *c, const json_t *calls, int timeout_ms, er
     for (size_t i = 0; i < n; i++) {
         if (json_is_null(json_array_get(out, i))) {
             json_decref(out);
-            err_set(err, R3E_EUPSTREAM, "node at %s left batch call %zu unanswered", c->url, i);
+            err_set(err, R3E_EUPSTREAM, "%s left batch call %zu unanswered", c->label, i);
             return NULL;
         }
     }

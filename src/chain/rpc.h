@@ -26,6 +26,10 @@ typedef struct rpc_client rpc_client_t;
 rpc_client_t *rpc_client_new(const char *url, int timeout_ms, int retries, err_t *err);
 void rpc_client_free(rpc_client_t *c);
 const char *rpc_client_url(const rpc_client_t *c);
+/* How errors name the node (default "the node"), e.g. "eth network \"local\"": error
+ * messages reach functions and API clients, and node URLs often embed API keys, so the
+ * URL itself appears only in the server's own log lines. */
+void rpc_client_set_label(rpc_client_t *c, const char *label);
 
 /* One call. params is borrowed (an array, or NULL for []). Returns the "result" (owned;
  * json_null() for a null result) or NULL with err; when the node answered with an error,

@@ -161,7 +161,9 @@ describe('function → node host calls', () => {
     }`);
     assert.deepEqual(b.result.info, { name: 'down', chainId: '5' });
     assert.equal(b.result.code, 'unavailable');
-    assert.match(b.result.message, /unreachable/);
+    assert.match(b.result.message, /eth network "down" unreachable/);
+    // node URLs often carry API keys: errors name the network, never the URL
+    assert.ok(!b.result.message.includes(String(bad)), b.result.message);
   });
 
   test("a node that never answers times out inside the function's time limit", async () => {
@@ -184,7 +186,8 @@ describe('function → node host calls', () => {
       return out;
     }`);
     assert.equal(b.result.html[0], 'upstream_error');
-    assert.match(b.result.html[1], /without JSON-RPC/);
+    assert.match(b.result.html[1], /eth network "local" answered HTTP 200 without JSON-RPC/);
+    assert.ok(!b.result.html[1].includes(good.url), b.result.html[1]);
     assert.equal(b.result.h500[0], 'unavailable');
     assert.equal(good.seen.filter((m) => m === 'eth_getCode').length - before, 3, 'one call and two retries');
   });

@@ -152,7 +152,8 @@ describe('reads', () => {
     assert.match(res.unknown.error, /no Ethereum network named "nope"/);
     assert.equal(res.unknown.code, 'not_found');
     assert.equal(res.down.code, 'unavailable', JSON.stringify(res.down));
-    assert.match(res.down.error, /^eth_blockNumber: /);
+    assert.match(res.down.error, /^eth_blockNumber: eth network "down" unreachable/);
+    assert.ok(!res.down.error.includes('127.0.0.1:1'), 'the node URL stays out of errors');
   });
 });
 
