@@ -945,6 +945,9 @@ export async function startNeoPeer(opts = {}) {
     height,
     sent: () => sentLog.map((e) => ({ ...e })),
     mempool: () => mempool.map((m) => "0x" + m.tx.hash()),
+    // Forgets every pooled transaction, as a node that evicted them (or a lost broadcast):
+    // they are never mined, so a sender must resend once validUntilBlock has passed.
+    dropMempool: () => mempool.splice(0).map((m) => "0x" + m.tx.hash()),
     balance: (token, who) => ledger.balance(tokenHash(token), typeof who === "number" ? accts[who].scriptHash : toScriptHash(who)).toString(),
     stats: () => ({ ...stats }),
   };
