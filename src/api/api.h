@@ -40,6 +40,7 @@ typedef struct api {
     struct api_host *host;                         /* host.c: services for functions */
     struct chain_nets *chains;                     /* --eth / --neo networks; owned by server.c */
     struct neo_source *neo_src;                    /* chain/neo/neo_source.c: neo triggers */
+    struct eth_source *eth_src;                    /* chain/eth/eth_source.c: eth triggers */
     struct neo_relayer *neo_relayer;               /* chain/neo/neo_relayer.c */
 } api_t;
 

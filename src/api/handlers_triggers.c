@@ -5,6 +5,7 @@
  * into the live table (evsys) at creation and at start-up. */
 #include "api/evsys.h"
 
+#include "chain/eth/eth_source.h"
 #include "chain/neo/neo_source.h"
 #include "core/util.h"
 #include "events/cron.h"
@@ -60,7 +61,8 @@ static int tr_validate(api_t *api, const char *ns, json_t *in, err_t *err) {
     const char *type = tr_s(src, "type");
     if (!type)
         return err_set(err, R3E_EINVAL,
-                       "\"source.type\" is required: \"custom\", \"schedule\" or \"webhook\"");
+                       "\"source.type\" is required: \"custom\", \"schedule\", \"webhook\", "
+                       "\"neo\" or \"eth\"");
     if (strcmp(type, "schedule") == 0) {
         cron_t *c = NULL;
         if (!tr_s(src, "cron"))
@@ -80,9 +82,12 @@ static int tr_validate(api_t *api, const char *ns, json_t *in, err_t *err) {
             return err_set(err, R3E_EINVAL, "source.secret must be a non-empty string");
     } else if (strcmp(type, "neo") == 0) {
         if (neo_source_check_trigger(api, src, err) < 0) return -1;
+    } else if (strcmp(type, "eth") == 0) {
+        if (eth_source_check(api->chains, src, err) < 0) return -1;
     } else if (strcmp(type, "custom") != 0) {
         return err_set(err, R3E_EINVAL,
-                       "source.type \"%.20s\" is not one of \"custom\", \"schedule\", \"webhook\"",
+                       "source.type \"%.20s\" is not one of \"custom\", \"schedule\", \"webhook\", "
+                       "\"neo\", \"eth\"",
                        type);
     }
     json_t *filter = json_object_get(in, "filter");
@@ -244,6 +249,7 @@ void api_h_triggers_delete(http_req_t *r, const route_match_t *m) {
     }
     store_meta_delete(r->api->store, "trigfire", id, &e);
     store_meta_delete(r->api->store, NEO_SOURCE_CURSOR_KIND, id, &e);
+    eth_source_forget(r->api->store, id);
     http_send_json(r, 200, json_pack("{s:s,s:b}", "id", id, "deleted", 1));
     json_decref(rec);
 }

@@ -13,6 +13,7 @@
 #include "api/handlers_ws.h"
 #include "api/host.h"
 #include "api/livehub.h"
+#include "chain/eth/eth_source.h"
 #include "chain/neo/neo_source.h"
 #include "chain/net.h"
 #include "core/util.h"
@@ -515,6 +516,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     log_info("shutdown: http stopped");
     evsys_stop(api);      /* the queue, once no request can reach it */
     neo_source_free(api); /* stopped by evsys_quiesce */
+    eth_source_stop_free(api);
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
     log_info("shutdown: workers stopped");
@@ -615,6 +617,10 @@ int server_main(int argc, char **argv) {
         log_error("cannot start the Neo event source: %s", err.msg);
         goto out;
     }
+    if (eth_source_start(api, &err) < 0) {
+        log_error("cannot start the Ethereum event source: %s", err.msg);
+        goto out;
+    }
     d = srv_start_http(api, &err);
     if (!d) {
         log_error("%s", err.msg);
@@ -634,6 +640,7 @@ out:
     if (d) MHD_stop_daemon(d);
     evsys_stop(api);
     neo_source_free(api);
+    eth_source_stop_free(api);
     runtime_stop(api->rt, 0);
     if (api->store) vault_close(api_secrets_vault()); /* srv_shutdown closed both otherwise */
     store_close(api->store);
