@@ -14,6 +14,7 @@
 #include "api/host.h"
 #include "api/livehub.h"
 #include "chain/eth/eth_source.h"
+#include "chain/neo/neo_relayer.h"
 #include "chain/neo/neo_source.h"
 #include "chain/net.h"
 #include "core/util.h"
@@ -78,6 +79,9 @@ static const route_t srv_routes[] = {
     ROUTE("DELETE", "/v1/triggers/{id}", api_h_triggers_delete),
     ROUTE("POST", "/v1/triggers/{id}/enable", api_h_triggers_enable),
     ROUTE("POST", "/v1/triggers/{id}/disable", api_h_triggers_disable),
+    ROUTE("GET", "/v1/relayer/neo/{network}", api_h_neo_relayer_info),
+    ROUTE("POST", "/v1/relayer/neo/{network}/transactions", api_h_neo_relayer_submit),
+    ROUTE("GET", "/v1/relayer/neo/{network}/transactions/{id}", api_h_neo_relayer_get),
     ROUTE("GET", "/v1/dlq", api_h_dlq_list),
     ROUTE("POST", "/v1/dlq/{id}/replay", api_h_dlq_replay),
     ROUTE("DELETE", "/v1/dlq/{id}", api_h_dlq_delete),
@@ -516,6 +520,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     log_info("shutdown: http stopped");
     evsys_stop(api);      /* the queue, once no request can reach it */
     neo_source_free(api); /* stopped by evsys_quiesce */
+    neo_relayer_stop(api);
     eth_source_stop_free(api);
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
@@ -613,8 +618,8 @@ int server_main(int argc, char **argv) {
         log_error("cannot start the event system: %s", err.msg);
         goto out;
     }
-    if (neo_source_start(api, &err) < 0) {
-        log_error("cannot start the Neo event source: %s", err.msg);
+    if (neo_source_start(api, &err) < 0 || neo_relayer_start(api, &err) < 0) {
+        log_error("cannot start the Neo event source or relayer: %s", err.msg);
         goto out;
     }
     if (eth_source_start(api, &err) < 0) {
@@ -640,6 +645,7 @@ out:
     if (d) MHD_stop_daemon(d);
     evsys_stop(api);
     neo_source_free(api);
+    neo_relayer_stop(api);
     eth_source_stop_free(api);
     runtime_stop(api->rt, 0);
     if (api->store) vault_close(api_secrets_vault()); /* srv_shutdown closed both otherwise */
