@@ -39,6 +39,7 @@ typedef struct api {
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
     struct api_host *host;                         /* host.c: services for functions */
     struct chain_nets *chains;                     /* --eth / --neo networks; owned by server.c */
+    struct eth_relayers *eth_relayers;             /* handlers_relayer.c: one per --eth net */
     struct neo_source *neo_src;                    /* chain/neo/neo_source.c: neo triggers */
     struct eth_source *eth_src;                    /* chain/eth/eth_source.c: eth triggers */
     struct neo_relayer *neo_relayer;               /* chain/neo/neo_relayer.c */

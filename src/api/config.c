@@ -2,6 +2,7 @@
  * deployment's R3E_WORKERS without editing it. */
 #include "api/config.h"
 
+#include "chain/eth/relayer.h"
 #include "chain/net.h"
 
 #include <errno.h>
@@ -52,6 +53,13 @@ void api_config_usage(void) {
         "                         WebSocket when the node offers it, default on\n"
         "  --neo NAME=URL         a Neo N3 JSON-RPC node (repeatable; the network magic\n"
         "                         comes from getversion)            (R3E_NEO, ';'-separated)\n");
+    fprintf(stderr,
+            "  --eth-relayer-key-file NAME=PATH  relayer key (hex) for network NAME; default:\n"
+            "                         created once and sealed in the vault\n"
+            "  --eth-relayer-max-gas-price NAME=WEI  fee cap of NAME's relayer\n"
+            "  --eth-relayer-allow-to NAME=ADDR,…    the only `to` addresses it may send to\n"
+            "  --eth-relayer-resubmit-blocks NAME=N  fee bump after N blocks, default 3\n"
+            "  --eth-relayer-poll-ms NAME=MS         receipt polling period, default 1000\n");
     fprintf(stderr,
             "  --neo-blocks-per-s N   Neo trigger catch-up, blocks/s per network, default 50\n"
             "                         (R3E_NEO_BLOCKS_PER_S)\n"
@@ -147,6 +155,17 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
             return err_set(err, R3E_EINVAL, "too many %s values", flag);
         if (used) c->neo_relayer_keys[used++] = ';';
         memcpy(c->neo_relayer_keys + used, v, strlen(v) + 1);
+        return 0;
+    }
+    if (strncmp(flag, "--eth-relayer-", 14) == 0) {
+        if (eth_relayer_opt_check(flag + 14, v, err) < 0) return -1;
+        size_t used = strlen(c->eth_relayer);
+        int n =
+            snprintf(c->eth_relayer + used, sizeof c->eth_relayer - used, "%s %s\n", flag + 14, v);
+        if (n < 0 || (size_t)n >= sizeof c->eth_relayer - used) {
+            c->eth_relayer[used] = '\0';
+            return err_set(err, R3E_EINVAL, "too many --eth-relayer-* options");
+        }
         return 0;
     }
     if (strcmp(flag, "--auth") == 0) {

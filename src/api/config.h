@@ -43,6 +43,7 @@ typedef struct {
     char master_key_file[1024];    /* secret vault master key (secrets.h); "" = environment */
     char eth_nets[4096];           /* --eth values joined by ';' (chain/net.h parses them) */
     char neo_nets[4096];           /* --neo values joined by ';' */
+    char eth_relayer[8192];        /* --eth-relayer-OPT NAME=V, as "OPT NAME=V\n" lines */
     uint32_t neo_blocks_per_s;     /* Neo event source catch-up bound, 0 = default (50) */
     char neo_relayer_keys[4096];   /* --neo-relayer-key-file NAME=PATH values joined by ';' */
     int eth_poll_ms;               /* --eth-poll-ms: head polling interval, default 1000 */

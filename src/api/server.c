@@ -11,6 +11,7 @@
 #include "api/secrets.h"
 #include "api/evsys.h"
 #include "api/handlers_ws.h"
+#include "api/handlers_relayer.h"
 #include "api/host.h"
 #include "api/livehub.h"
 #include "chain/eth/eth_source.h"
@@ -86,6 +87,10 @@ static const route_t srv_routes[] = {
     ROUTE("POST", "/v1/dlq/{id}/replay", api_h_dlq_replay),
     ROUTE("DELETE", "/v1/dlq/{id}", api_h_dlq_delete),
     ROUTE("*", "/hooks/{id}", api_h_hook),
+    ROUTE("GET", "/v1/relayer/eth/{network}", api_h_relayer_eth_info),
+    ROUTE("POST", "/v1/relayer/eth/{network}/transactions", api_h_relayer_eth_send),
+    ROUTE("GET", "/v1/relayer/eth/{network}/transactions", api_h_relayer_eth_list),
+    ROUTE("GET", "/v1/relayer/eth/{network}/transactions/{id}", api_h_relayer_eth_get),
 };
 
 const route_t *api_route_table(size_t *n) {
@@ -525,6 +530,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     runtime_stop(api->rt, 2000);
     api->rt = NULL;
     log_info("shutdown: workers stopped");
+    api_relayer_stop(api);            /* trackers write records: before the store closes */
     vault_close(api_secrets_vault()); /* before the store it reads */
     store_close(api->store);
     api->store = NULL;
@@ -614,6 +620,10 @@ int server_main(int argc, char **argv) {
         goto out;
     }
     log_info("runtime started");
+    if (api_relayer_start(api, vault, &err) < 0) {
+        log_error("cannot start the Ethereum relayers: %s", err.msg);
+        goto out;
+    }
     if (evsys_start(api, &err) < 0) {
         log_error("cannot start the event system: %s", err.msg);
         goto out;
@@ -648,6 +658,7 @@ out:
     neo_relayer_stop(api);
     eth_source_stop_free(api);
     runtime_stop(api->rt, 0);
+    api_relayer_stop(api);
     if (api->store) vault_close(api_secrets_vault()); /* srv_shutdown closed both otherwise */
     store_close(api->store);
     logbus_free(api->bus);

@@ -57,6 +57,11 @@
     X("GET", "/v1/events", AUTH_PERM_EVENTS_READ)                                                  \
     X("GET", "/v1/events/{id}", AUTH_PERM_EVENTS_READ)                                             \
     X("*", "/hooks/{id}", AUTH_PUBLIC) /* webhooks: their own HMAC check per trigger */            \
+    X("GET", "/v1/relayer/eth/{network}", AUTH_PERM_FUNCTIONS_READ)                                \
+    /* sending through the relayer is what a deployed function calling ctx.eth.relay can do */     \
+    X("POST", "/v1/relayer/eth/{network}/transactions", AUTH_PERM_FUNCTIONS_WRITE)                 \
+    X("GET", "/v1/relayer/eth/{network}/transactions", AUTH_PERM_FUNCTIONS_READ)                   \
+    X("GET", "/v1/relayer/eth/{network}/transactions/{id}", AUTH_PERM_FUNCTIONS_READ)              \
     X("GET", "/v1/ws", AUTH_PERM_EVENTS_READ)                                                      \
     X("POST", "/v1/graphql", AUTH_PERM_FUNCTIONS_READ)                                             \
     X("POST", "/v1/keys", AUTH_PERM_KEYS_ADMIN)                                                    \
