@@ -189,6 +189,20 @@ out.push(
 chainTargets.push([`Neo tx build+sign+serialize ≥ 10× neon-js`, neoRatio >= 10, ratio(neoRatio)]);
 out.push(``);
 
+// Ethereum triggers (issue 5): bench/eth_events.mjs and ethsrc_bench, when run.sh measured them.
+if (env.ETH_EV_JSON && env.ETH_DEC_JSON) {
+  const ev = JSON.parse(env.ETH_EV_JSON);
+  const dec = JSON.parse(env.ETH_DEC_JSON);
+  out.push(`## Ethereum triggers (issue 5)`, ``);
+  out.push(`| measure | p50 | p90 | p99 | max | blocks |`, `|---|---:|---:|---:|---:|---:|`);
+  for (const r of [ev.ws, ev.poll]) {
+    const what = r.mode === "ws" ? "newHeads over WebSocket" : `polling every ${ev.poll_ms} ms (--eth-ws off)`;
+    out.push(`| mined block → function start, ${what} | ${r.p50_ms} ms | ${r.p90_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.blocks} |`);
+  }
+  out.push(``, `Log decode (node log → eth.log data with abi-decoded args, one core): ${fmtInt(dec.logs_per_s)} logs/s.`, ``);
+  chainTargets.push([`mined block → function start p99 ≤ 50 ms (WebSocket)`, ev.ws.p99_ms <= 50, `${ev.ws.p99_ms} ms`]);
+}
+
 const targets = [
   ["warm hello ≥ 0.8× nginx req/s", warm / nginx >= 0.8, ratio(warm / nginx)],
   ["warm hello ≥ 1.5× node req/s (cluster)", warm / node >= 1.5, ratio(warm / node)],

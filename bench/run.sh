@@ -21,6 +21,9 @@
 #   8. chain primitives (issues 5, 6): keccak256 and secp256k1 sign/recover of r3e
 #      (eth_tool --bench) vs ethers (tests/eth/gen.mjs --bench); Neo NEP-17 transaction
 #      build+sign+serialize of r3e (neo_tool --bench) vs neon-js (tests/neo/bench.mjs)
+#   9. Ethereum triggers (issue 5): mined block -> function start latency over 200 blocks
+#      (evm_mine every 100 ms on a hardhat node) with the newHeads WebSocket subscription and
+#      with polling (bench/eth_events.mjs); log decode rate (ethsrc_bench)
 #   The tools of 7 and 8 are test-tree programs, built (RelWithDebInfo, no sanitizers) in
 #   build-bench-tools; only those targets.
 #
@@ -28,8 +31,8 @@
 # in its own process group and is killed on exit. Knobs (environment): R3E_BIN (default
 # $BUILD/r3e, BUILD defaulting to build), BENCH_DURATION (10s), BENCH_DEPLOYS (1000),
 # BENCH_RSS_FUNCS (1000), BENCH_EV_BATCHES (30), BENCH_EV_DURATION (5s), BENCH_EV_LATENCY (300),
-# BENCH_TOOLS_BUILD (build-bench-tools), BENCH_WORKERS (r3e worker processes and node cluster size;
-# default nproc, min 2).
+# BENCH_ETH_BLOCKS (200), BENCH_TOOLS_BUILD (build-bench-tools), BENCH_WORKERS (r3e worker
+# processes and node cluster size; default nproc, min 2).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -43,6 +46,7 @@ WORKERS="${BENCH_WORKERS:-$(nproc)}"
 EV_BATCHES="${BENCH_EV_BATCHES:-30}"
 EV_DURATION="${BENCH_EV_DURATION:-5s}"
 EV_LATENCY="${BENCH_EV_LATENCY:-300}"
+ETH_EV_BLOCKS="${BENCH_ETH_BLOCKS:-200}"
 TOOLS="${BENCH_TOOLS_BUILD:-$root/build-bench-tools}"
 [ "$WORKERS" -lt 2 ] && WORKERS=2
 THREADS=2
@@ -140,10 +144,10 @@ log "machine: $cores x $cpu; load $load_start; r3e $rev; workers $WORKERS"
 
 # The test-tree tools of sections 7 and 8, built before any measurement (the first build
 # compiles the core once more; later runs are incremental).
-log "building events_bench eth_tool neo_tool in $TOOLS"
+log "building events_bench eth_tool neo_tool ethsrc_bench in $TOOLS"
 cmake -S "$root" -B "$TOOLS" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR3E_TESTS=ON -DR3E_SANITIZE=OFF >"$tmp/tools-cmake.log" 2>&1 ||
   { cat "$tmp/tools-cmake.log" >&2; exit 1; }
-cmake --build "$TOOLS" -j"$(nproc)" --target events_bench eth_tool neo_tool >"$tmp/tools-build.log" 2>&1 ||
+cmake --build "$TOOLS" -j"$(nproc)" --target events_bench eth_tool neo_tool ethsrc_bench >"$tmp/tools-build.log" 2>&1 ||
   { tail -30 "$tmp/tools-build.log" >&2; exit 1; }
 for d in eth neo; do
   [ -d "$root/tests/$d/node_modules" ] || npm ci --prefix "$root/tests/$d" --no-audit --no-fund >&2
@@ -291,6 +295,15 @@ neo_r3e_json="$(timeout 120 "$TOOLS/neo_tool" --bench 20000)"
 neo_neon_json="$(cd "$root/tests/neo" && timeout 120 node bench.mjs 2000)"
 log "neo: r3e $neo_r3e_json neon-js $neo_neon_json"
 
+# --- 9. Ethereum triggers (issue 5) ------------------------------------------------------------
+# A hardhat node and a fresh r3e with --eth: mined block -> function start latency with the
+# newHeads subscription and with polling (bench/eth_events.mjs), and the log decode rate.
+log "eth triggers: block -> function start, $ETH_EV_BLOCKS blocks every 100 ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
+eth_ev_json="$(R3E_BIN="$R3E_BIN" timeout 300 node "$here/eth_events.mjs" "$ETH_EV_BLOCKS" 100 100)"
+log "eth triggers: $eth_ev_json"
+eth_dec_json="$(timeout 120 "$TOOLS/ethsrc_bench" 200000)"
+log "eth log decode: $eth_dec_json"
+
 # --- report ------------------------------------------------------------------------------
 mkdir -p "$here/out"
 WHEN="$when" CPU="$cpu" CORES="$cores" LOAD_START="$load_start" LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -300,4 +313,5 @@ EV_BATCH_JSON="$ev_batch_json" EV_SINGLE_JSON="$ev_single_json" EV_LAT_JSON="$ev
 EV_MATCH_JSON="$ev_match_json" EV_WRK_CMD="wrk -t$THREADS -c$CONNS -d$EV_DURATION --latency -s bench/events_post.lua URL/" \
 EV_BATCHES="$EV_BATCHES" ETH_R3E_JSON="$eth_r3e_json" ETH_ETHERS_JSON="$eth_ethers_json" \
 NEO_R3E_JSON="$neo_r3e_json" NEO_NEON_JSON="$neo_neon_json" \
+ETH_EV_JSON="$eth_ev_json" ETH_DEC_JSON="$eth_dec_json" \
   node "$here/report.mjs" "$tmp/rows" | tee "$here/out/results.md"
