@@ -69,6 +69,7 @@ before(async () => {
       '--eth-relayer-poll-ms', 'strict=100',
       '--eth-relayer-allow-to', `strict=${emitterAddr}`,
       '--eth-relayer-max-gas-price', 'cheap=1',
+      '--eth-poll-ms', '100',
     ],
   });
 });
@@ -174,6 +175,34 @@ describe('eth relayer', () => {
     assert.equal(await emitter.counter(), 4242n);
     // another namespace does not see it
     assertError(await srv.get(`${BASE}/local/transactions/${out.id}`, { namespace: 'other' }), 404, 'not_found');
+  });
+
+  test('a function triggered by a contract log sends a transaction through the relayer: mined, status 1', async () => {
+    const name = uniqueName('onlog');
+    const selector = iface.getFunction('set').selector;
+    await srv.deploy(name, `export default async function (e, ctx) {
+      if (e && e.read) return JSON.parse((await ctx.kv.get('relayed')) || 'null');
+      const n = BigInt(e.data.args.n) * 10n;
+      const rec = await ctx.eth.relay({ to: e.data.address, data: '${selector}' + n.toString(16).padStart(64, '0') });
+      await ctx.kv.put('relayed', JSON.stringify({ id: rec.id, state: rec.state, tx: e.data.transactionHash }));
+      return rec.id;
+    }`, { timeout_ms: 30000 });
+    const t = await srv.post('/v1/triggers', {
+      function: name,
+      source: { type: 'eth', network: 'local', events: 'logs', address: emitterAddr, abi: 'event Ping(address indexed from, uint256 indexed n, string note)' },
+    });
+    assert.equal(t.status, 201, t.text);
+    const rc = await (await emitter.ping(31n, 'relay me')).wait();
+    const relayed = await waitFor(async () => (await srv.invoke(name, { read: true })).result,
+      { timeoutMs: 30000, intervalMs: 100, what: 'the triggered function to relay' });
+    assert.equal(relayed.tx, rc.hash);
+    const rec = await untilFinal('local', relayed.id);
+    assert.equal(rec.state, 'mined', JSON.stringify(rec));
+    assert.equal(rec.receipt.status, 1);
+    assert.equal(rec.function, name);
+    assert.equal((await provider.getTransactionReceipt(rec.hash)).status, 1);
+    assert.equal(await emitter.counter(), 310n);
+    assert.equal((await srv.del(`/v1/triggers/${t.body.id}`)).status, 200);
   });
 
   test('a relay error reaches the function as a rejection with the code', async () => {
