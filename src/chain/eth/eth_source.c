@@ -21,7 +21,8 @@
 #define ES_BLK "ethblk"
 #define ES_RPC_TIMEOUT_MS 5000
 #define ES_WS_RETRY_MS 30000
-#define ES_WS_SLICE_MS 100 /* stop checks while waiting on the socket */
+#define ES_WS_CHECK_MS 5000 /* eth_blockNumber also while subscribed and quiet */
+#define ES_WS_SLICE_MS 100  /* stop checks while waiting on the socket */
 #define ES_LAG_LOG_MS 30000
 #define ES_LAG_WARN 50 /* blocks behind the head that are worth a log line */
 
@@ -374,7 +375,7 @@ typedef struct es_follower {
     wsc_t *ws;
     uint64_t ws_retry_ms;
     bool ws_warned;
-    uint64_t head;
+    uint64_t head, polled_ms;
     bool head_known;
 } es_follower_t;
 
@@ -1018,7 +1019,8 @@ static void es_wait_head(es_follower_t *f) {
     if (s->o.ws && !f->ws && util_wall_ms() >= f->ws_retry_ms) es_ws_open(f);
     if (f->ws) {
         if (es_ws_wait(f, s->o.poll_ms)) return;
-        if (f->ws && f->head_known) return; /* quiet chain: nothing new */
+        /* quiet chain: nothing new, but a silently dead subscription must not stall us */
+        if (f->ws && f->head_known && util_wall_ms() - f->polled_ms < ES_WS_CHECK_MS) return;
     } else {
         pthread_mutex_lock(&s->mu);
         struct timespec ts;
@@ -1034,6 +1036,7 @@ static void es_wait_head(es_follower_t *f) {
     }
     if (es_stopping(f)) return;
     err_t e;
+    f->polled_ms = util_wall_ms();
     if (es_head(f, &e) < 0)
         log_msg(LOG_DEBUG, NULL, "eth %s: eth_blockNumber: %s", f->net->name, e.msg);
 }
