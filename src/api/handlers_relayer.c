@@ -101,12 +101,21 @@ static json_t *svc_relay(void *ud, const runtime_caller_t *who, const json_t *ar
     /* leave the function a little time to use the answer */
     uint64_t deadline = who->deadline_us ? who->deadline_us : util_now_us() + 60 * 1000000ull;
     deadline = deadline > 250000 ? deadline - 250000 : 0;
-    err_t e2;
-    json_t *done =
-        eth_relayer_wait(rl, who->ns, json_string_value(json_object_get(rec, "id")), deadline, &e2);
-    if (!done) return rec;
-    json_decref(rec);
-    return done;
+    /* in slices, so a server shutting down does not wait for the function's deadline */
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    while (!atomic_load(&api->stopping)) {
+        uint64_t now = util_now_us(), slice = now + 1000000 < deadline ? now + 1000000 : deadline;
+        err_t e2;
+        json_t *cur = eth_relayer_wait(rl, who->ns, id, slice, &e2);
+        if (!cur) break;
+        json_decref(rec);
+        rec = cur;
+        id = json_string_value(json_object_get(rec, "id"));
+        if (eth_relayer_is_final(json_string_value(json_object_get(rec, "state"))) ||
+            slice >= deadline)
+            break;
+    }
+    return rec;
 }
 
 int api_relayer_start(api_t *api, vault_t *vault, err_t *err) {
