@@ -667,11 +667,12 @@
         contract: (address, abi) => contract(address, abi),
         wallet,
         relay: async (tx) => {
-          if (!isObj(tx) || typeof tx.to !== 'string') throw new TypeError(`${label}.relay: expected {to, data, value?, gasLimit?, speed?}`);
+          if (!isObj(tx) || typeof tx.to !== 'string') throw new TypeError(`${label}.relay: expected {to, data, value?, gasLimit?, speed?, wait?}`);
           const a = { ...netArgs, to: tx.to, data: tx.data === undefined ? '0x' : hexOf(tx.data) };
           if (tx.value !== undefined) a.value = BigInt(tx.value).toString();
           if (tx.gasLimit !== undefined) a.gasLimit = BigInt(tx.gasLimit).toString();
           if (tx.speed !== undefined) a.speed = String(tx.speed);
+          if (tx.wait !== undefined) a.wait = !!tx.wait;
           try {
             return await host('eth.relay', a);
           } catch (e) {

@@ -177,6 +177,20 @@ describe('eth relayer', () => {
     assertError(await srv.get(`${BASE}/local/transactions/${out.id}`, { namespace: 'other' }), 404, 'not_found');
   });
 
+  test('ctx.eth.relay with wait: true resolves with the final record', async () => {
+    const name = uniqueName('relay-wait');
+    const data = iface.encodeFunctionData('set', [5151n]);
+    await srv.deploy(name, `export default async function (event, ctx) {
+      const rec = await ctx.eth.relay({ to: event.to, data: event.data, wait: true });
+      return { state: rec.state, status: rec.receipt && rec.receipt.status, hash: rec.hash };
+    }`, { timeout_ms: 30000 });
+    const inv = await srv.invoke(name, { to: emitterAddr, data });
+    assert.equal(inv.status, 'ok', JSON.stringify(inv));
+    assert.deepEqual([inv.result.state, inv.result.status], ['mined', 1]);
+    assert.equal((await provider.getTransactionReceipt(inv.result.hash)).status, 1);
+    assert.equal(await emitter.counter(), 5151n);
+  });
+
   test('a function triggered by a contract log sends a transaction through the relayer: mined, status 1', async () => {
     const name = uniqueName('onlog');
     const selector = iface.getFunction('set').selector;
