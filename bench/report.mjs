@@ -203,6 +203,14 @@ if (env.ETH_EV_JSON && env.ETH_DEC_JSON) {
   chainTargets.push([`mined block → function start p99 ≤ 50 ms (WebSocket)`, ev.ws.p99_ms <= 50, `${ev.ws.p99_ms} ms`]);
 }
 
+// Neo triggers (issue 6): neosrc_bench.
+if (env.NEO_DEC_JSON) {
+  const dec = JSON.parse(env.NEO_DEC_JSON);
+  out.push(`## Neo triggers (issue 6)`, ``);
+  out.push(`Notification decode (getapplicationlog notification → neo.notification event, one core): ` +
+    `${fmtInt(dec.per_s)} notifications/s (${dec.us_each} µs each).`, ``);
+}
+
 const targets = [
   ["warm hello ≥ 0.8× nginx req/s", warm / nginx >= 0.8, ratio(warm / nginx)],
   ["warm hello ≥ 1.5× node req/s (cluster)", warm / node >= 1.5, ratio(warm / node)],

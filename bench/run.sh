@@ -24,6 +24,7 @@
 #   9. Ethereum triggers (issue 5): mined block -> function start latency over 200 blocks
 #      (evm_mine every 100 ms on a hardhat node) with the newHeads WebSocket subscription and
 #      with polling (bench/eth_events.mjs); log decode rate (ethsrc_bench)
+#  10. Neo triggers (issue 6): notification decode rate (neosrc_bench)
 #   The tools of 7 and 8 are test-tree programs, built (RelWithDebInfo, no sanitizers) in
 #   build-bench-tools; only those targets.
 #
@@ -144,10 +145,10 @@ log "machine: $cores x $cpu; load $load_start; r3e $rev; workers $WORKERS"
 
 # The test-tree tools of sections 7 and 8, built before any measurement (the first build
 # compiles the core once more; later runs are incremental).
-log "building events_bench eth_tool neo_tool ethsrc_bench in $TOOLS"
+log "building events_bench eth_tool neo_tool ethsrc_bench neosrc_bench in $TOOLS"
 cmake -S "$root" -B "$TOOLS" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DR3E_TESTS=ON -DR3E_SANITIZE=OFF >"$tmp/tools-cmake.log" 2>&1 ||
   { cat "$tmp/tools-cmake.log" >&2; exit 1; }
-cmake --build "$TOOLS" -j"$(nproc)" --target events_bench eth_tool neo_tool ethsrc_bench >"$tmp/tools-build.log" 2>&1 ||
+cmake --build "$TOOLS" -j"$(nproc)" --target events_bench eth_tool neo_tool ethsrc_bench neosrc_bench >"$tmp/tools-build.log" 2>&1 ||
   { tail -30 "$tmp/tools-build.log" >&2; exit 1; }
 for d in eth neo; do
   [ -d "$root/tests/$d/node_modules" ] || npm ci --prefix "$root/tests/$d" --no-audit --no-fund >&2
@@ -304,6 +305,10 @@ log "eth triggers: $eth_ev_json"
 eth_dec_json="$(timeout 120 "$TOOLS/ethsrc_bench" 200000)"
 log "eth log decode: $eth_dec_json"
 
+# --- 10. Neo triggers (issue 6) ----------------------------------------------------------------
+neo_dec_json="$(timeout 120 "$TOOLS/neosrc_bench" 200000)"
+log "neo notification decode: $neo_dec_json"
+
 # --- report ------------------------------------------------------------------------------
 mkdir -p "$here/out"
 WHEN="$when" CPU="$cpu" CORES="$cores" LOAD_START="$load_start" LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -313,5 +318,5 @@ EV_BATCH_JSON="$ev_batch_json" EV_SINGLE_JSON="$ev_single_json" EV_LAT_JSON="$ev
 EV_MATCH_JSON="$ev_match_json" EV_WRK_CMD="wrk -t$THREADS -c$CONNS -d$EV_DURATION --latency -s bench/events_post.lua URL/" \
 EV_BATCHES="$EV_BATCHES" ETH_R3E_JSON="$eth_r3e_json" ETH_ETHERS_JSON="$eth_ethers_json" \
 NEO_R3E_JSON="$neo_r3e_json" NEO_NEON_JSON="$neo_neon_json" \
-ETH_EV_JSON="$eth_ev_json" ETH_DEC_JSON="$eth_dec_json" \
+ETH_EV_JSON="$eth_ev_json" ETH_DEC_JSON="$eth_dec_json" NEO_DEC_JSON="$neo_dec_json" \
   node "$here/report.mjs" "$tmp/rows" | tee "$here/out/results.md"
