@@ -170,7 +170,10 @@ int evsys_trig_load(evsys_t *ev, const json_t *rec, err_t *err) {
         e->t.destinations = json_dumps(d, JSON_COMPACT);
         json_decref(d);
     }
+    /* webhook: a plain-text secret only in a record from before sealing (vault disabled);
+     * otherwise the record says has_secret and the hook reads it from the vault */
     if (js(src, "secret")) e->t.secret = strdup(js(src, "secret"));
+    e->t.secret_sealed = json_is_true(json_object_get(src, "has_secret"));
     e->rec = json_deep_copy(rec);
     pattern_t *pat = NULL;
     if (strcmp(e->t.source_type, "schedule") == 0) {

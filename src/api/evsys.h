@@ -70,7 +70,8 @@ typedef struct {
     queue_mode_t mode;
     uint32_t max_attempts, backoff_ms, max_event_age_s;
     char *destinations; /* {"on_success":…,"on_failure":…} or NULL */
-    char *secret;       /* webhook HMAC secret or NULL */
+    char *secret;       /* webhook HMAC secret from an unsealed (legacy) record, or NULL */
+    bool secret_sealed; /* webhook: the secret is in the vault (api/webhook_secret.h) */
 } evsys_trig_t;
 
 /* Adds (or replaces) a trigger from its stored JSON record into the live table. */
