@@ -276,11 +276,22 @@ int store_meta_list(store_t *s, const char *kind, const char *start_after, size_
 }
 
 int store_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err) {
-    if (n && !ops) return err_set(err, R3E_EINVAL, "meta write: missing ops");
+    return store_meta_write_execs(s, ops, n, NULL, 0, err);
+}
+
+int store_meta_write_execs(store_t *s, const store_meta_op_t *ops, size_t n,
+                           const store_exec_put_t *execs, size_t m, err_t *err) {
+    if ((n && !ops) || (m && !execs)) return err_set(err, R3E_EINVAL, "meta write: missing ops");
     for (size_t i = 0; i < n; i++)
         if (store_check_meta(ops[i].kind, ops[i].key, err) != 0) return -1;
-    if (n == 0) return 0;
-    return s->ops->meta_write(s, ops, n, err);
+    for (size_t i = 0; i < m; i++) {
+        if (store_check_fn(store_ns(execs[i].ns), execs[i].function, err) != 0 ||
+            store_check_str("execution id", execs[i].exec_id, STORE_ID_MAX, err) != 0)
+            return -1;
+        if (!execs[i].record_json) return err_set(err, R3E_EINVAL, "execution record is missing");
+    }
+    if (n == 0 && m == 0) return 0;
+    return s->ops->meta_write(s, ops, n, execs, m, err);
 }
 
 int store_meta_range(store_t *s, const char *kind, const char *from, const char *to, bool reverse,

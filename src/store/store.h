@@ -149,10 +149,21 @@ typedef struct {
     size_t len;
 } store_meta_op_t;
 
+/* An execution record written by store_meta_write_execs, as store_put_execution(ns,
+ * function, exec_id, record_json) would store it. */
+typedef struct {
+    const char *ns, *function, *exec_id, *record_json;
+} store_exec_put_t;
+
 /* Applies all n ops or none, as one atomic, durable write (what the event log and the
  * embedded queue build on: "an event is acknowledged only once durable, together with its
  * queue entries"). Later ops on the same key win. n may be 0. */
 int store_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err);
+/* store_meta_write plus m execution records in the same atomic write (a queue job and the
+ * execution record it starts with). It does not look for an older record of an id under
+ * another function: use it for ids whose function never changes (a job's id). */
+int store_meta_write_execs(store_t *s, const store_meta_op_t *ops, size_t n,
+                           const store_exec_put_t *execs, size_t m, err_t *err);
 /* Records of `kind` with from <= key < to (from NULL/"" = the first, to NULL/"" = past the
  * last), ascending, or descending when `reverse`, at most limit (0 = STORE_LIST_DEFAULT).
  * Outputs as store_meta_list. For an exclusive start, pass the previous key with "\x01"
@@ -192,7 +203,8 @@ typedef struct store_ops {
     int (*meta_delete)(store_t *, const char *, const char *, err_t *);
     int (*meta_list)(store_t *, const char *, const char *, size_t, char ***, char ***, size_t *,
                      err_t *);
-    int (*meta_write)(store_t *, const store_meta_op_t *, size_t, err_t *); /* ops checked */
+    int (*meta_write)(store_t *, const store_meta_op_t *, size_t, const store_exec_put_t *, size_t,
+                      err_t *); /* ops and execs checked */
     int (*meta_range)(store_t *, const char *, const char *, const char *, bool, size_t, char ***,
                       char ***, size_t *, err_t *);
 } store_ops_t;

@@ -649,6 +649,21 @@ static int rocks_put_execution(store_t *s, const char *ns, const char *function,
     return rocks_write(r, b, err);
 }
 
+/* Adds a new execution record and its index entry to batch b (store_meta_write). */
+static int rocks_batch_execution(rocks_t *r, rocksdb_writebatch_t *b, const char *ns,
+                                 const char *function, const char *exec_id, const char *record_json,
+                                 err_t *err) {
+    ns = ns && *ns ? ns : "default";
+    rkey_t ek = rkey_exec(ns, exec_id), ik = rkey_exec_index(ns, function, exec_id);
+    size_t len;
+    char *enc = rec_exec_encode(function, record_json, &len);
+    if (!enc) return err_set(err, R3E_EINTERNAL, "out of memory");
+    rocksdb_writebatch_put_cf(b, r->cf[CF_EXECUTIONS], ek.b, ek.n, enc, len);
+    rocksdb_writebatch_put_cf(b, r->cf[CF_EXEC_INDEX], ik.b, ik.n, "", 0);
+    free(enc);
+    return 0;
+}
+
 /* Reads one execution's JSON into a fresh malloc'ed string. 1 found, 0 absent, -1 error. */
 static int rocks_read_execution(rocks_t *r, const rkey_t *ek, char **record_json, err_t *err) {
     char *val;
@@ -906,11 +921,19 @@ static int rocks_meta_list(store_t *s, const char *kind, const char *start_after
     return 0;
 }
 
-/* One RocksDB write batch: atomic and durable together (the WAL record is the batch).
+/* One RocksDB write batch: atomic and durable together (the WAL record is the batch), with
+ * the execution records first (meta ops cannot touch their families).
  * Holds meta_lock for reading like every other meta writer. */
-static int rocks_meta_write(store_t *s, const store_meta_op_t *ops, size_t n, err_t *err) {
+static int rocks_meta_write(store_t *s, const store_meta_op_t *ops, size_t n,
+                            const store_exec_put_t *execs, size_t m, err_t *err) {
     rocks_t *r = ROCKS(s);
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    for (size_t i = 0; i < m; i++)
+        if (rocks_batch_execution(r, b, execs[i].ns, execs[i].function, execs[i].exec_id,
+                                  execs[i].record_json, err) != 0) {
+            rocksdb_writebatch_destroy(b);
+            return -1;
+        }
     for (size_t i = 0; i < n; i++) {
         rkey_t k = rkey_meta(ops[i].kind, ops[i].key);
         if (ops[i].val)

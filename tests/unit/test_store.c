@@ -441,6 +441,38 @@ static void test_executions_are_separated_by_namespace(void **state) {
     free(rec);
 }
 
+/* An execution record can ride in an atomic metadata write (a queue job and its "queued"
+ * record): readable and listed like a store_put_execution record; a bad op writes nothing. */
+static void test_meta_write_carries_execution_records(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    char id[27], *rec, *val;
+    size_t len;
+    util_ulid(id);
+    const char *json = "{\"status\":\"queued\"}";
+    store_meta_op_t op = {"qjob", id, "job", 3};
+    store_exec_put_t ex = {"ns1", "fn", id, json};
+    assert_int_equal(store_meta_write_execs(fx->s, &op, 1, &ex, 1, &err), 0);
+    assert_int_equal(store_get_execution(fx->s, "ns1", id, &rec, &err), 0);
+    assert_string_equal(rec, json);
+    free(rec);
+    char **recs;
+    size_t n;
+    assert_int_equal(store_list_executions(fx->s, "ns1", "fn", NULL, 10, &recs, &n, &err), 0);
+    assert_int_equal(n, 1);
+    store_strv_free(recs, n);
+    assert_int_equal(store_meta_get(fx->s, "qjob", id, &val, &len, &err), 0);
+    free(val);
+    char id2[27];
+    util_ulid(id2);
+    store_meta_op_t op2 = {"qjob", id2, "job", 3};
+    store_exec_put_t bad = {"ns1", "Bad Name", id2, json};
+    assert_int_equal(store_meta_write_execs(fx->s, &op2, 1, &bad, 1, &err), -1);
+    assert_int_equal(err.code, R3E_EINVAL);
+    assert_int_equal(store_meta_get(fx->s, "qjob", id2, &val, &len, &err), -1);
+    assert_int_equal(store_get_execution(fx->s, "ns1", id2, &rec, &err), -1);
+}
+
 static void test_kv_get_put_delete(void **state) {
     fixture_t *fx = *state;
     err_t err;
@@ -714,6 +746,7 @@ int main(int argc, char **argv) {
         T(test_executions_list_newest_first_with_paging),
         T(test_execution_put_replaces_record),
         T(test_executions_are_separated_by_namespace),
+        T(test_meta_write_carries_execution_records),
         T(test_kv_get_put_delete),
         T(test_kv_list_prefix_start_after_limit),
         T(test_reopen_keeps_everything),
