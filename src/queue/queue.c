@@ -179,7 +179,17 @@ void queue_job_free(queue_job_t *j) {
     free(j->destinations_json);
     free(j->idempotency_key);
     free(j->last_error);
+    free(j->url);
+    free(j->record_json);
     j->payload = j->callback_url = j->destinations_json = j->idempotency_key = j->last_error = NULL;
+    j->url = j->record_json = NULL;
+}
+
+void queue_settle_free(queue_settle_t *s) {
+    if (!s) return;
+    free(s->record_json);
+    queue_jobs_free(s->jobs, s->n_jobs);
+    memset(s, 0, sizeof *s);
 }
 
 void queue_jobs_free(queue_job_t *jobs, size_t n) {

@@ -61,6 +61,15 @@ typedef struct {
     char *callback_url;            /* optional */
     char *destinations_json;       /* optional {"on_success":…,"on_failure":…} */
     char *idempotency_key;         /* optional, carried for the executor */
+    /* A delivery job: instead of running `function`, POST payload to url and keep the
+     * state of that delivery in the record of execution parent_id (of `function`) under the
+     * field `delivery` ("callback", "destination"). Set by the producer, stored. */
+    char *url;
+    char parent_id[27];
+    char delivery[16];
+    /* enqueue only, not stored in the job: the execution record (id = the job id) the job
+     * starts with, written in the same atomic write as the job; NULL = none. */
+    char *record_json;
     /* maintained by the queue */
     uint32_t attempt; /* attempts started; the current one while leased */
     queue_state_t state;
@@ -78,11 +87,31 @@ typedef struct {
     uint64_t dead;
 } queue_stats_t;
 
+/* What a settle hook adds to the write that settles a job (queue_config_t.settled). Every
+ * string and job is malloc'ed; the queue frees them (queue_settle_free). */
+typedef struct {
+    char *record_json; /* optional: replaces execution record_id's record (of the job's function) */
+    char record_id[27]; /* "" = the job's id */
+    queue_job_t *jobs;  /* follow-up jobs, enqueued in the same write (record_json honoured) */
+    size_t n_jobs;
+} queue_settle_t;
+
+void queue_settle_free(queue_settle_t *s);
+
 typedef struct {
     /* Wall clock in ms; NULL = util_wall_ms. Tests inject time here. */
     uint64_t (*now_ms)(void *arg);
     void *clock_arg;
     uint32_t backoff_cap_ms; /* 0 = QUEUE_DEFAULT_BACKOFF_CAP_MS */
+    /* Optional: called when a job is acked (dead_reason NULL) or dead-lettered, whatever the
+     * path (a failed last attempt, an event older than max_event_age_s, a lost lease at
+     * expiry or at open): dead_reason "max_attempts" or "max_event_age". What it puts in
+     * *out (zeroed) joins the same atomic write, so the follow-ups of a settled job (its
+     * destinations, callbacks) exist exactly when the settlement does. Runs under the
+     * queue's lock: it must not call the queue. */
+    void (*settled)(void *arg, const queue_job_t *job, const char *dead_reason,
+                    queue_settle_t *out);
+    void *settled_arg;
 } queue_config_t;
 
 typedef struct queue queue_t;
@@ -100,6 +129,11 @@ typedef struct {
     size_t n_jobs;
     char event_id[27]; /* out: the new event's id, or the original's when duplicate */
     bool duplicate;    /* out: the event was already logged; its jobs were not enqueued */
+    /* Optional: builds the execution record a new job starts with, once its id, defaults and
+     * event_id are set (malloc'ed JSON text, stored in job->record_json for the caller to
+     * free), for jobs whose record_json is NULL. Not called for a duplicate's jobs. */
+    char *(*record)(void *arg, const queue_job_t *job);
+    void *record_arg;
 } queue_item_t;
 
 /* Enqueues n items in ONE atomic write (the batched CloudEvents mode, and the way to

@@ -66,6 +66,8 @@ static uint64_t qs_now(qs_t *qs) {
 typedef struct {
     store_meta_op_t *ops;
     size_t n, cap;
+    store_exec_put_t *execs; /* execution records written with the ops */
+    size_t nexec, capexec;
     arena_t *a; /* keys and values */
     int64_t d_ready, d_waiting, d_leased, d_dead;
     bool wake; /* something became claimable */
@@ -78,6 +80,7 @@ static void qb_init(qb_t *b) {
 
 static void qb_free(qb_t *b) {
     free(b->ops);
+    free(b->execs);
     arena_destroy(b->a);
 }
 
@@ -89,6 +92,18 @@ static void qb_op(qb_t *b, const char *kind, const char *key, const char *val, s
     }
     b->ops[b->n++] = (store_meta_op_t){kind, arena_strdup(b->a, key),
                                        val ? arena_strndup(b->a, val, len) : NULL, len};
+}
+
+/* An execution record (of job j's namespace and function) in the same write. */
+static void qb_exec(qb_t *b, const queue_job_t *j, const char *exec_id, const char *json) {
+    if (b->nexec == b->capexec) {
+        b->capexec = b->capexec ? b->capexec * 2 : 8;
+        b->execs = realloc(b->execs, b->capexec * sizeof *b->execs);
+        if (!b->execs) abort(); /* as arena_alloc does on OOM */
+    }
+    b->execs[b->nexec++] =
+        (store_exec_put_t){arena_strdup(b->a, j->ns), arena_strdup(b->a, j->function),
+                           arena_strdup(b->a, exec_id), arena_strdup(b->a, json)};
 }
 
 static void qb_put(qb_t *b, const char *kind, const char *key, const char *val) {
@@ -105,7 +120,7 @@ static void qs_floor_lower(char *floor, const char *key) {
 
 /* Writes the batch; on success applies its stats and wakes consumers. */
 static int qb_commit(qs_t *qs, qb_t *b, err_t *err) {
-    if (store_meta_write(qs->s, b->ops, b->n, err) != 0) return -1;
+    if (store_meta_write_execs(qs->s, b->ops, b->n, b->execs, b->nexec, err) != 0) return -1;
     qs->st.ready += (uint64_t)b->d_ready;
     qs->st.waiting += (uint64_t)b->d_waiting;
     qs->st.leased += (uint64_t)b->d_leased;
@@ -169,6 +184,9 @@ static char *job_encode(const queue_job_t *j, const char *payload) {
     set_str(o, "callback_url", j->callback_url);
     set_str(o, "destinations", j->destinations_json);
     set_str(o, "idempotency_key", j->idempotency_key);
+    set_str(o, "url", j->url);
+    set_str(o, "parent_id", j->parent_id);
+    set_str(o, "delivery", j->delivery);
     set_str(o, "state", queue_state_name(j->state));
     if (j->state == QUEUE_LEASED) {
         set_int(o, "lease_until_ms", j->lease_until_ms);
@@ -222,6 +240,9 @@ static int job_decode(const char *text, queue_job_t *j) {
     j->callback_url = get_dup(o, "callback_url");
     j->destinations_json = get_dup(o, "destinations");
     j->idempotency_key = get_dup(o, "idempotency_key");
+    j->url = get_dup(o, "url");
+    get_buf(o, "parent_id", j->parent_id, sizeof j->parent_id);
+    get_buf(o, "delivery", j->delivery, sizeof j->delivery);
     const char *st = json_string_value(json_object_get(o, "state"));
     j->state = QUEUE_READY;
     for (int s = QUEUE_READY; st && s <= QUEUE_DEAD; s++)
@@ -329,6 +350,36 @@ static uint64_t qs_backoff(qs_t *qs, const queue_job_t *j) {
     return r % (d + 1);
 }
 
+static void qs_job_defaults(queue_job_t *j, const char *event_id, uint64_t now);
+static int qs_add_job(qs_t *qs, qb_t *b, queue_job_t *j, const char *payload,
+                      const queue_job_t *const *seen, size_t nseen, err_t *err);
+
+/* Runs the settle hook for j (acked, or dead-lettered for dead_reason) and adds what it
+ * returns to the same write: a record and follow-up jobs (parallel; a job the front door
+ * would refuse is dropped with a warning rather than failing the settlement). */
+static int qs_settle(qs_t *qs, qb_t *b, const queue_job_t *j, const char *dead_reason, uint64_t now,
+                     err_t *err) {
+    if (!qs->cfg.settled) return 0;
+    queue_settle_t out = {0};
+    qs->cfg.settled(qs->cfg.settled_arg, j, dead_reason, &out);
+    if (out.record_json) qb_exec(b, j, out.record_id[0] ? out.record_id : j->id, out.record_json);
+    int rc = 0;
+    for (size_t i = 0; i < out.n_jobs && rc == 0; i++) {
+        queue_job_t *f = &out.jobs[i];
+        if (!util_valid_name(f->function) || !util_valid_name(f->ns[0] ? f->ns : "default") ||
+            !f->payload) {
+            log_warn("job %s: follow-up job for \"%.64s\" dropped: invalid", j->id, f->function);
+            continue;
+        }
+        f->mode = QUEUE_PARALLEL;
+        qs_job_defaults(f, NULL, now);
+        rc = qs_add_job(qs, b, f, NULL, NULL, 0, err);
+        if (rc == 0 && f->record_json) qb_exec(b, f, f->id, f->record_json);
+    }
+    queue_settle_free(&out);
+    return rc;
+}
+
 /* A leased job's attempt failed (its lease key is deleted by the caller): back to ready
  * after backoff (or at once when `immediate`) or to the dead-letter list. */
 static int qs_retry_or_dead(qs_t *qs, qb_t *b, queue_job_t *j, const char *error, bool immediate,
@@ -362,10 +413,12 @@ static int qs_retry_or_dead(qs_t *qs, qb_t *b, queue_job_t *j, const char *error
     qb_put_job(b, j, NULL);
     b->d_dead++;
     *dead = true;
+    const char *reason = j->attempt >= j->max_attempts ? "max_attempts" : "max_event_age";
     log_json(LOG_WARN, &(log_ctx_t){.function = j->function},
-             json_pack("{s:s,s:s,s:i}", "job", j->id, "error", j->last_error, "attempts",
-                       (int)j->attempt),
+             json_pack("{s:s,s:s,s:i,s:s}", "job", j->id, "error", j->last_error, "attempts",
+                       (int)j->attempt, "reason", reason),
              "job dead-lettered");
+    if (qs_settle(qs, b, j, reason, now, err) != 0) return -1;
     if (j->mode == QUEUE_SEQUENTIAL) return qs_seq_advance(qs, b, j, now, err);
     return 0;
 }
@@ -504,6 +557,8 @@ static int qs_add_item(qs_t *qs, qb_t *b, queue_item_t *items, size_t i, uint64_
         qs_job_defaults(j, it->event ? it->event_id : NULL, now);
         const char *payload = j->payload ? j->payload : it->event->json;
         if (qs_add_job(qs, b, j, payload, *seq, *nseq, err) != 0) return -1;
+        if (!j->record_json && it->record) j->record_json = it->record(it->record_arg, j);
+        if (j->record_json) qb_exec(b, j, j->id, j->record_json);
         if (j->mode == QUEUE_SEQUENTIAL) {
             const queue_job_t **grown = realloc(*seq, (*nseq + 1) * sizeof **seq);
             if (!grown) return err_set(err, R3E_EINTERNAL, "out of memory");
@@ -631,7 +686,9 @@ static int qs_ack(queue_t *q, const queue_job_t *claimed, const char *exec_id, e
         qb_del(&b, K_JOB, j.id);
         b.d_leased--;
         qb_link(&b, &j, exec_id);
-        if (j.mode == QUEUE_SEQUENTIAL) rc = qs_seq_advance(qs, &b, &j, qs_now(qs), err);
+        uint64_t now = qs_now(qs);
+        rc = qs_settle(qs, &b, &j, NULL, now, err);
+        if (rc == 0 && j.mode == QUEUE_SEQUENTIAL) rc = qs_seq_advance(qs, &b, &j, now, err);
         if (rc == 0) rc = qb_commit(qs, &b, err);
         queue_job_free(&j);
     }

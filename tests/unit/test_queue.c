@@ -341,6 +341,141 @@ static void test_event_older_than_max_age_is_dead_lettered_on_failure(void **sta
     queue_job_free(&one);
 }
 
+/* The settle hook of the next tests: records each call, adds a record and one follow-up. */
+typedef struct {
+    int calls;
+    char reason[32]; /* "" = ack */
+    char job[27];
+} settle_log_t;
+
+static void settle_hook(void *arg, const queue_job_t *job, const char *dead_reason,
+                        queue_settle_t *out) {
+    settle_log_t *l = arg;
+    l->calls++;
+    snprintf(l->reason, sizeof l->reason, "%s", dead_reason ? dead_reason : "");
+    snprintf(l->job, sizeof l->job, "%s", job->id);
+    if (strcmp(job->function, "settle") != 0) return; /* follow-ups settle without more */
+    out->record_json = strdup(dead_reason ? "{\"status\":\"dead\"}" : "{\"status\":\"ok\"}");
+    out->jobs = calloc(1, sizeof *out->jobs);
+    out->n_jobs = 1;
+    snprintf(out->jobs[0].ns, sizeof out->jobs[0].ns, "%s", job->ns);
+    snprintf(out->jobs[0].function, sizeof out->jobs[0].function, "follow");
+    out->jobs[0].payload = strdup("{\"f\":1}");
+    out->jobs[0].url = strdup("http://127.0.0.1:9/x");
+    snprintf(out->jobs[0].parent_id, sizeof out->jobs[0].parent_id, "%s", job->id);
+    snprintf(out->jobs[0].delivery, sizeof out->jobs[0].delivery, "callback");
+    out->jobs[0].record_json = strdup("{\"status\":\"queued\"}");
+}
+
+static void reopen_with_hook(fixture_t *fx, settle_log_t *l) {
+    queue_close(fx->q);
+    queue_config_t cfg = fake_clock;
+    cfg.settled = settle_hook;
+    cfg.settled_arg = l;
+    err_t err;
+    fx->q = queue_open_store(fx->s, &cfg, &err);
+    assert_non_null(fx->q);
+}
+
+static void assert_record(fixture_t *fx, const char *id, const char *want) {
+    char *rec;
+    err_t err;
+    assert_int_equal(store_get_execution(fx->s, "default", id, &rec, &err), 0);
+    assert_string_equal(rec, want);
+    free(rec);
+}
+
+/* A settled job's follow-ups (record, jobs) are in the write that settles it: on ack, and
+ * on every path to the dead letters with its reason. A follow-up job keeps its delivery
+ * fields across the store. */
+static void test_settle_hook_adds_follow_ups_to_ack_and_every_dead_letter(void **state) {
+    fixture_t *fx = *state;
+    settle_log_t l = {0};
+    reopen_with_hook(fx, &l);
+    err_t err;
+    queue_job_t *got;
+    /* ack */
+    queue_job_t a = job_of("settle", "{}");
+    enqueue1(fx->q, &a);
+    assert_int_equal(claim(fx->q, 1, &got), 1);
+    assert_int_equal(queue_ack(fx->q, &got[0], NULL, &err), 0);
+    queue_jobs_free(got, 1);
+    assert_int_equal(l.calls, 1);
+    assert_string_equal(l.reason, "");
+    assert_record(fx, a.id, "{\"status\":\"ok\"}");
+    assert_int_equal(claim(fx->q, 1, &got), 1); /* the follow-up */
+    assert_string_equal(got[0].function, "follow");
+    assert_string_equal(got[0].url, "http://127.0.0.1:9/x");
+    assert_string_equal(got[0].parent_id, a.id);
+    assert_string_equal(got[0].delivery, "callback");
+    assert_record(fx, got[0].id, "{\"status\":\"queued\"}");
+    assert_int_equal(queue_ack(fx->q, &got[0], NULL, &err), 0);
+    queue_jobs_free(got, 1);
+    /* too old, attempts left */
+    queue_job_t b = job_of("settle", "{}");
+    b.max_event_age_s = 10;
+    b.max_attempts = 5;
+    enqueue1(fx->q, &b);
+    assert_int_equal(claim(fx->q, 1, &got), 1);
+    fake_now += 10001;
+    bool dead = false;
+    assert_int_equal(queue_fail(fx->q, &got[0], NULL, "boom", &dead, &err), 0);
+    queue_jobs_free(got, 1);
+    assert_true(dead);
+    assert_string_equal(l.reason, "max_event_age");
+    assert_string_equal(l.job, b.id);
+    assert_record(fx, b.id, "{\"status\":\"dead\"}");
+    assert_int_equal(claim(fx->q, 1, &got), 1);
+    assert_int_equal(queue_ack(fx->q, &got[0], NULL, &err), 0);
+    queue_jobs_free(got, 1);
+    /* last attempt lost with its lease at a restart */
+    queue_job_t c = job_of("settle", "{}");
+    c.max_attempts = 1;
+    enqueue1(fx->q, &c);
+    assert_int_equal(claim(fx->q, 1, &got), 1);
+    queue_jobs_free(got, 1);
+    l.calls = 0;
+    reopen_with_hook(fx, &l);
+    assert_int_equal(l.calls, 1);
+    assert_string_equal(l.reason, "max_attempts");
+    assert_string_equal(l.job, c.id);
+    assert_record(fx, c.id, "{\"status\":\"dead\"}");
+    assert_stats(fx->q, 1, 0, 0, 2);
+}
+
+/* An enqueue's record hook writes each new job's first execution record in the same write,
+ * with the event id already set; a duplicate event's jobs get none. */
+static char *record_hook(void *arg, const queue_job_t *job) {
+    (*(int *)arg)++;
+    char *t = NULL;
+    if (asprintf(&t, "{\"status\":\"queued\",\"event_id\":\"%s\"}", job->event_id) < 0) return NULL;
+    return t;
+}
+
+static void test_enqueue_writes_each_jobs_first_record_with_it(void **state) {
+    fixture_t *fx = *state;
+    eventlog_event_t ev = {.source = "s", .ce_id = "e1", .type = "t", .json = "{}"};
+    queue_job_t j = job_of("fn", NULL);
+    int calls = 0;
+    queue_item_t it = {
+        .event = &ev, .jobs = &j, .n_jobs = 1, .record = record_hook, .record_arg = &calls};
+    err_t err;
+    assert_int_equal(queue_enqueue_batch(fx->q, &it, 1, &err), 0);
+    assert_int_equal(calls, 1);
+    char want[128];
+    snprintf(want, sizeof want, "{\"status\":\"queued\",\"event_id\":\"%s\"}", it.event_id);
+    assert_string_equal(j.record_json, want);
+    assert_record(fx, j.id, want);
+    free(j.record_json);
+    queue_job_t k = job_of("fn", NULL);
+    queue_item_t again = {
+        .event = &ev, .jobs = &k, .n_jobs = 1, .record = record_hook, .record_arg = &calls};
+    assert_int_equal(queue_enqueue_batch(fx->q, &again, 1, &err), 0);
+    assert_true(again.duplicate);
+    assert_int_equal(calls, 1);
+    assert_null(k.record_json);
+}
+
 static queue_job_t seq_job(const char *key, const char *payload) {
     queue_job_t j = job_of("seq", payload);
     j.mode = QUEUE_SEQUENTIAL;
@@ -828,6 +963,10 @@ int main(int argc, char **argv) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_event_older_than_max_age_is_dead_lettered_on_failure,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_settle_hook_adds_follow_ups_to_ack_and_every_dead_letter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_writes_each_jobs_first_record_with_it, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_sequential_keys_run_one_at_a_time_in_order_and_interleave, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sequential_dead_letter_unblocks_the_key, setup,
