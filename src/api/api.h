@@ -43,6 +43,7 @@ typedef struct api {
     struct neo_source *neo_src;                    /* chain/neo/neo_source.c: neo triggers */
     struct eth_source *eth_src;                    /* chain/eth/eth_source.c: eth triggers */
     struct neo_relayer *neo_relayer;               /* chain/neo/neo_relayer.c */
+    struct eth_nonces *eth_nonces;                 /* host_chain.c: function wallet nonces */
 } api_t;
 
 typedef void (*api_handler_fn)(http_req_t *r, const route_match_t *m);

@@ -23,7 +23,9 @@ json_t *api_host_dispatch(void *ud, const runtime_caller_t *who, const char *svc
 void api_host_free(api_t *api);
 
 /* host_chain.c: eth.rpc, eth.batch, eth.network, neo.rpc, neo.batch, neo.network over the
- * networks in api->chains. */
+ * networks in api->chains, and eth.nonce / eth.nonce_release (nonce reservations for function
+ * wallets, chain/eth/eth_nonce.h; api->eth_nonces, freed by api_host_chain_free). */
 int api_host_chain_register(api_t *api, err_t *err);
+void api_host_chain_free(api_t *api);
 
 #endif

@@ -5,10 +5,14 @@
  * (hardhat_*, evm_*, debug_*, …) stay out of reach whatever a function sends. */
 #include "api/host.h"
 
+#include "chain/eth/eth_nonce.h"
 #include "chain/net.h"
 #include "core/util.h"
 #include "obs/log.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const eth_methods[] = {"eth_blockNumber",
@@ -147,6 +151,76 @@ static json_t *svc_network(api_t *api, chain_kind_t kind, const json_t *args, er
     return json_pack("{s:s,s:s}", "name", net->name, kind == CHAIN_ETH ? "chainId" : "magic", ids);
 }
 
+/* ---- eth.nonce / eth.nonce_release: nonce reservations for function wallets ------------ */
+
+/* The reservation key "ns/network/0xaddress" (lowercase) of args; the namespace scopes it, so
+ * one tenant's functions cannot move another's nonces. */
+static chain_net_t *nonce_key(api_t *api, const runtime_caller_t *who, const json_t *args,
+                              char key[ETH_NONCE_KEY_MAX], char addr[43], err_t *err) {
+    chain_net_t *net = pick(api, CHAIN_ETH, args, err);
+    if (!net) return NULL;
+    const char *a = json_string_value(json_object_get(args, "address"));
+    bool ok = a && strlen(a) == 42 && a[0] == '0' && (a[1] == 'x' || a[1] == 'X');
+    for (size_t i = 2; ok && i < 42; i++)
+        ok = isxdigit((unsigned char)a[i]);
+    if (!ok) {
+        err_set(err, R3E_EINVAL, "address must be a 0x-prefixed 20-byte hex address");
+        return NULL;
+    }
+    for (size_t i = 0; i < 42; i++)
+        addr[i] = (char)tolower((unsigned char)a[i]);
+    addr[42] = '\0';
+    snprintf(key, ETH_NONCE_KEY_MAX, "%.63s/%s/%s", who->ns && *who->ns ? who->ns : API_NS,
+             net->name, addr);
+    return net;
+}
+
+/* {network?, address} -> {nonce}: max(the node's pending count, the last reserved + 1). */
+static json_t *eth_nonce(void *ud, const runtime_caller_t *who, const json_t *args,
+                         json_t **rpc_error, err_t *err) {
+    api_t *api = ud;
+    char key[ETH_NONCE_KEY_MAX], addr[43];
+    chain_net_t *net = nonce_key(api, who, args, key, addr, err);
+    if (!net) return NULL;
+    int tmo = call_timeout_ms(who, err);
+    if (tmo < 0) return NULL;
+    json_t *params = json_pack("[s,s]", addr, "pending");
+    json_t *r = rpc_call_ex(net->rpc, "eth_getTransactionCount", params, tmo, rpc_error, err);
+    json_decref(params);
+    if (!r) return NULL;
+    const char *hex = json_string_value(r);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long pending =
+        hex && strncmp(hex, "0x", 2) == 0 && hex[2] ? strtoull(hex + 2, &end, 16) : 0;
+    bool bad = !end || *end || errno;
+    json_decref(r);
+    if (bad) {
+        err_set(err, R3E_EUPSTREAM, "eth_getTransactionCount: not a quantity");
+        return NULL;
+    }
+    uint64_t n = eth_nonces_reserve(api->eth_nonces, key, pending, util_now_us() / 1000);
+    return json_pack("{s:I}", "nonce", (json_int_t)n);
+}
+
+/* {network?, address, nonce, resync?} -> {}: nonce never reached the node (given back), or
+ * with resync: the node refused a nonce, forget the reservation. */
+static json_t *eth_nonce_release(void *ud, const runtime_caller_t *who, const json_t *args,
+                                 json_t **rpc_error, err_t *err) {
+    (void)rpc_error;
+    api_t *api = ud;
+    char key[ETH_NONCE_KEY_MAX], addr[43];
+    if (!nonce_key(api, who, args, key, addr, err)) return NULL;
+    const json_t *nv = json_object_get(args, "nonce");
+    if (!json_is_integer(nv) || json_integer_value(nv) < 0) {
+        err_set(err, R3E_EINVAL, "nonce must be a non-negative integer");
+        return NULL;
+    }
+    eth_nonces_release(api->eth_nonces, key, (uint64_t)json_integer_value(nv),
+                       json_is_true(json_object_get(args, "resync")), util_now_us() / 1000);
+    return json_object();
+}
+
 #define CHAIN_SVC(kind, K)                                                                         \
     static json_t *kind##_rpc(void *ud, const runtime_caller_t *w, const json_t *a, json_t **rc,   \
                               err_t *e) {                                                          \
@@ -166,14 +240,23 @@ CHAIN_SVC(eth, CHAIN_ETH)
 CHAIN_SVC(neo, CHAIN_NEO)
 
 int api_host_chain_register(api_t *api, err_t *err) {
+    if (!api->eth_nonces && !(api->eth_nonces = eth_nonces_new(0, 0)))
+        return err_set(err, R3E_EINTERNAL, "out of memory");
     struct {
         const char *name;
         host_svc_fn fn;
     } svcs[] = {
-        {"eth.rpc", eth_rpc}, {"eth.batch", eth_batch}, {"eth.network", eth_network},
-        {"neo.rpc", neo_rpc}, {"neo.batch", neo_batch}, {"neo.network", neo_network},
+        {"eth.rpc", eth_rpc},         {"eth.batch", eth_batch},
+        {"eth.network", eth_network}, {"neo.rpc", neo_rpc},
+        {"neo.batch", neo_batch},     {"neo.network", neo_network},
+        {"eth.nonce", eth_nonce},     {"eth.nonce_release", eth_nonce_release},
     };
     for (size_t i = 0; i < sizeof svcs / sizeof svcs[0]; i++)
         if (api_host_register(api, svcs[i].name, svcs[i].fn, api, err) < 0) return -1;
     return 0;
+}
+
+void api_host_chain_free(api_t *api) {
+    eth_nonces_free(api->eth_nonces);
+    api->eth_nonces = NULL;
 }

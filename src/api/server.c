@@ -665,6 +665,7 @@ out:
     fncache_free(api->fns);
     livehub_free();
     api_authn_free(api);
+    api_host_chain_free(api);
     api_host_free(api);
     chain_nets_free(api->chains);
     free(api->tls_cert_pem);

@@ -3,7 +3,7 @@
 // Evaluated once per sandbox context (lazily, on the first ctx.eth access); the value is
 // `function (host, secrets, eth)`, called per invocation with that invocation's `host`
 // (host(svc, args) -> Promise<JSON>, brokered by the server: eth.rpc, eth.batch,
-// eth.network, eth.relay), its frozen `secrets` and a private r3e.eth primitives object
+// eth.network, eth.nonce, eth.nonce_release, eth.relay), its frozen `secrets` and a private r3e.eth primitives object
 // (src/chain/eth/eth_js.c). Everything that reaches a node goes through the server, which
 // enforces the method allow-list; this layer only shapes values:
 //   - integers leave as BigInt (block and nonce numbers, indexes and status as Number),
@@ -386,10 +386,30 @@
           throw new Error(`${label}.wallet: secret "${secretName}" is not a valid secp256k1 private key`);
         }
         const address = w.address;
-        let nextNonce = null; // local nonce after the first pending-count fetch
         let queue = Promise.resolve(); // populate+send one at a time per wallet
 
-        const populate = async (tx) => {
+        // sendTransaction takes its nonce from the server's reservation (host "eth.nonce":
+        // max(the node's pending count, the last one reserved + 1) per namespace, network and
+        // address), so concurrent invocations sending from the same key get distinct nonces. A
+        // nonce that never reached the node is given back; a nonce error makes the server
+        // forget its reservation and ask the node again.
+        const reserveNonce = async () => {
+          try {
+            return Number((await host('eth.nonce', { ...netArgs, address })).nonce);
+          } catch (e) {
+            throw wrapError(eth, e, 'eth_getTransactionCount');
+          }
+        };
+        const releaseNonce = async (nonce, resync) => {
+          try {
+            await host('eth.nonce_release', { ...netArgs, address, nonce, resync });
+          } catch {
+            // best effort: an unreleased reservation expires on its own
+          }
+        };
+        const NONCE_ERROR = /nonce too low|nonce too high|nonce has already been used|invalid nonce|replacement transaction underpriced|already known|known transaction/i;
+
+        const populate = async (tx, reserve = false) => {
           if (!isObj(tx)) throw new TypeError('sendTransaction: expected a transaction object {to, data, value, ...}');
           if (tx.from !== undefined && tx.from !== null && String(tx.from).toLowerCase() !== address.toLowerCase()) {
             throw new Error(`sendTransaction: from ${tx.from} is not this wallet's address ${address}`);
@@ -403,9 +423,8 @@
           out.chainId = chainId;
           if (tx.nonce !== undefined && tx.nonce !== null) {
             out.nonce = Number(tx.nonce);
-          } else {
-            if (nextNonce === null) nextNonce = Number(await rpc('eth_getTransactionCount', [address, 'pending']));
-            out.nonce = nextNonce;
+          } else if (!reserve) {
+            out.nonce = Number(await rpc('eth_getTransactionCount', [address, 'pending']));
           }
           out.gasLimit = tx.gasLimit ?? tx.gas;
           if (out.gasLimit === undefined || out.gasLimit === null) {
@@ -437,30 +456,37 @@
               out.maxPriorityFeePerGas = BigInt(maxPriorityFeePerGas);
             }
           }
+          // reserved last, so a failing estimate or fee read never holds a nonce
+          if (out.nonce === undefined) out.nonce = await reserveNonce();
           return out;
         };
 
-        const signTx = async (tx) => {
-          const full = await populate(tx);
-          return { full, raw: await w.signTransaction(full) };
+        const signTx = async (tx, reserve = false) => {
+          const full = await populate(tx, reserve);
+          try {
+            return { full, raw: await w.signTransaction(full) };
+          } catch (e) {
+            if (reserve && (tx.nonce === undefined || tx.nonce === null)) await releaseNonce(full.nonce, false);
+            throw e;
+          }
         };
 
         const sendTransaction = (tx) => {
           const run = async () => {
             let full, raw;
             try {
-              ({ full, raw } = await signTx(tx));
+              ({ full, raw } = await signTx(tx, true));
             } catch (e) {
               throw e instanceof Error ? e : new Error(String(e));
             }
+            const reserved = tx.nonce === undefined || tx.nonce === null;
             let hash;
             try {
               hash = await rpc('eth_sendRawTransaction', [raw], tx && tx.iface);
             } catch (e) {
-              nextNonce = null; // re-read the node's count on the next send
+              if (reserved) await releaseNonce(full.nonce, NONCE_ERROR.test(String((e && e.message) || e)));
               throw e;
             }
-            if (tx.nonce === undefined || tx.nonce === null) nextNonce = full.nonce + 1;
             const { iface, ...fields } = { ...full, from: address, iface: tx.iface };
             return sentTx(hash, fields, iface);
           };

@@ -62,6 +62,14 @@ async function run(code, event = {}, spec = {}) {
   return r.body.result;
 }
 
+// A new key funded with 1 ETH by accounts[0], so a test counts its nonces from 0.
+async function freshWallet() {
+  const w = ethers.Wallet.createRandom();
+  const funder = new ethers.Wallet(node.accounts[0].privateKey, provider);
+  await (await funder.sendTransaction({ to: w.address, value: 10n ** 18n })).wait();
+  return w;
+}
+
 before(async () => {
   node = await startHardhat();
   provider = node.provider();
@@ -319,6 +327,52 @@ describe('wallet', () => {
     assert.deepEqual(res.pingEvent, [`Ping:from r3e:${sender.address}`]);
     assert.equal(await emitter.counter(), 778n, 'set(777) then ping incremented');
     assert.equal(await provider.getTransactionCount(sender.address), nonce0 + 2);
+  });
+
+  test('10 concurrent invocations sending from one wallet secret get distinct nonces and all mine', async () => {
+    const sender = await freshWallet();
+    const nonce0 = 0;
+    const name = uniqueName('ethnonce');
+    await srv.deploy(name, PRE + `export default async (ev, ctx) => {
+      const w = ctx.eth.wallet('PK');
+      const tx = await w.sendTransaction({ to: ev.to, value: 1000n + BigInt(ev.i) });
+      const rc = await tx.wait(1, 30000);
+      return J({ nonce: tx.nonce, hash: tx.hash, status: rc.status });
+    }`, { timeout_ms: 60000 });
+    const put = await srv.put(`/v1/functions/${name}/secrets/PK`, { value: sender.privateKey });
+    assert.ok(put.status >= 200 && put.status < 300, put.text);
+    const to = node.accounts[6].address;
+    const runs = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      srv.post(`/v1/functions/${name}/invoke`, JSON.stringify({ to, i }))));
+    const results = runs.map((r) => {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.status, 'ok', r.text);
+      return r.body.result;
+    });
+    const nonces = results.map((x) => x.nonce).sort((a, b) => a - b);
+    assert.deepEqual(nonces, Array.from({ length: 10 }, (_, i) => nonce0 + i), 'distinct consecutive nonces');
+    assert.ok(results.every((x) => x.status === 1));
+    for (const x of results) assert.equal((await provider.getTransactionReceipt(x.hash)).status, 1);
+    assert.equal(await provider.getTransactionCount(sender.address), nonce0 + 10);
+  });
+
+  test('a send the node refuses gives its nonce back: the next send is not stuck behind a gap', async () => {
+    const sender = await freshWallet();
+    const nonce0 = 0;
+    const res = await run(`export default async (ev, ctx) => {
+      const w = ctx.eth.wallet('PK');
+      const out = {};
+      // gasLimit given: nothing is estimated, the nonce is reserved and the node refuses the value
+      try { await w.sendTransaction({ to: ev.to, value: 10n ** 40n, gasLimit: 21000n }); } catch (e) { out.refused = E(e); }
+      const tx = await w.sendTransaction({ to: ev.to, value: 1n });
+      out.nonce = tx.nonce;
+      out.status = (await tx.wait(1, 30000)).status;
+      return J(out);
+    }`, { to: node.accounts[6].address }, { secrets: { PK: sender.privateKey } });
+    assert.match(res.refused.error, /insufficient funds|balance/i);
+    assert.equal(res.nonce, nonce0);
+    assert.equal(res.status, 1);
+    assert.equal(await provider.getTransactionCount(sender.address), nonce0 + 1);
   });
 
   test('a sent transaction that reverts: wait() rejects with the receipt (status 0)', async () => {
