@@ -3,6 +3,8 @@
  * POST /v1/functions/{name}/invoke?async=1. Every accepted event or job is durable (one
  * atomic store write through src/queue) before the 202 goes out. */
 #include "api/evsys.h"
+#include "api/secrets.h"
+#include "api/webhook_secret.h"
 
 #include "core/util.h"
 #include "events/cloudevent.h"
@@ -174,6 +176,33 @@ static bool ev_hmac_ok(const char *secret, const char *body, size_t len, const c
     return CRYPTO_memcmp(given, mac, 32) == 0;
 }
 
+/* Verifies X-Hub-Signature-256 when the trigger has a secret: sealed in the vault (read
+ * and wiped per delivery), or a legacy plain-text one the vault could not take. Fails
+ * closed: a sealed secret that cannot be read is 503, never an unsigned delivery. false
+ * after queueing the error. */
+static bool ev_hook_signature_ok(http_req_t *r, const evsys_trig_t *t) {
+    char *sealed = NULL;
+    const char *secret = t->secret && *t->secret ? t->secret : NULL;
+    if (!secret && t->secret_sealed) {
+        err_t e;
+        if (webhook_secret_get(api_secrets_vault(), t->id, &sealed, NULL, &e) < 0) {
+            log_error("webhook %s: cannot read its secret: %s", t->id, e.msg);
+            http_send_error(r, R3E_EUNAVAIL, "this webhook's secret cannot be read right now");
+            return false;
+        }
+        secret = sealed;
+    }
+    if (!secret) return true;
+    const char *sig = http_header(r, "X-Hub-Signature-256");
+    bool ok = sig && ev_hmac_ok(secret, r->body, r->body_len, sig);
+    vault_plaintext_free(sealed);
+    if (!ok)
+        http_send_error(r, R3E_EUNAUTH, "%s",
+                        sig ? "X-Hub-Signature-256 does not match the body"
+                            : "missing X-Hub-Signature-256 (sha256=HMAC of the body)");
+    return ok;
+}
+
 void api_h_hook(http_req_t *r, const route_match_t *m) {
     if (!ev_ready(r)) return;
     evsys_trig_t t;
@@ -187,15 +216,9 @@ void api_h_hook(http_req_t *r, const route_match_t *m) {
         http_send_error(r, R3E_ENOTFOUND, "webhook \"%.40s\" not found", m->params[0]);
         return;
     }
-    if (t.secret && *t.secret) {
-        const char *sig = http_header(r, "X-Hub-Signature-256");
-        if (!sig || !ev_hmac_ok(t.secret, r->body, r->body_len, sig)) {
-            evsys_trig_free(&t);
-            http_send_error(r, R3E_EUNAUTH, "%s",
-                            sig ? "X-Hub-Signature-256 does not match the body"
-                                : "missing X-Hub-Signature-256 (sha256=HMAC of the body)");
-            return;
-        }
+    if (!ev_hook_signature_ok(r, &t)) {
+        evsys_trig_free(&t);
+        return;
     }
     snprintf(r->ns, sizeof r->ns, "%s", t.ns);
     char ceid[27], src[80];

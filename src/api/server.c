@@ -14,6 +14,7 @@
 #include "api/handlers_relayer.h"
 #include "api/host.h"
 #include "api/livehub.h"
+#include "api/webhook_secret.h"
 #include "chain/eth/eth_source.h"
 #include "chain/neo/neo_relayer.h"
 #include "chain/neo/neo_source.h"
@@ -624,6 +625,16 @@ int server_main(int argc, char **argv) {
         log_error("cannot start the Ethereum relayers: %s", err.msg);
         goto out;
     }
+    size_t sealed = 0, unsealed = 0; /* before evsys loads the records */
+    if (webhook_secret_migrate(api->store, vault, &sealed, &unsealed, &err) < 0) {
+        log_error("cannot seal the webhook secrets in the vault: %s", err.msg);
+        goto out;
+    }
+    if (sealed) log_info("sealed %zu plain-text webhook secrets in the vault", sealed);
+    if (unsealed)
+        log_warn("%zu webhook triggers keep a plain-text secret in the store: configure a master "
+                 "key so the next start seals them",
+                 unsealed);
     if (evsys_start(api, &err) < 0) {
         log_error("cannot start the event system: %s", err.msg);
         goto out;

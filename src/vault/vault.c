@@ -322,6 +322,16 @@ int vault_get_system(vault_t *v, const char *owner, const char *name, char **val
     return open_record(v, id, value, len, NULL, err);
 }
 
+int vault_delete_system(vault_t *v, const char *owner, const char *name, err_t *err) {
+    char id[ID_MAX];
+    if (!v) return err_set(err, R3E_EINVAL, "vault: not open");
+    if (make_sys_id(owner, name, id, err) != 0) return -1;
+    pthread_mutex_lock(&v->lock); /* not in the middle of a re-wrap of this record */
+    int rc = store_meta_delete(v->s, KIND_SECRET, id, err);
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
 static int put_id(vault_t *v, const char *id, const void *value, size_t len, uint32_t *version,
                   err_t *err) {
     if (!value && len) return err_set(err, R3E_EINVAL, "secret value is missing");

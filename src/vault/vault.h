@@ -105,6 +105,8 @@ int vault_put_system(vault_t *v, const char *owner, const char *name, const void
                      err_t *err);
 int vault_get_system(vault_t *v, const char *owner, const char *name, char **value, size_t *len,
                      err_t *err);
+/* Deletes a platform-owned secret; an absent one is not an error. */
+int vault_delete_system(vault_t *v, const char *owner, const char *name, err_t *err);
 /* Deletes every secret of a function (call when the function is deleted). */
 int vault_delete_all_for_function(vault_t *v, const char *ns, const char *fn, err_t *err);
 
