@@ -25,6 +25,8 @@
 #define EV_SCHED_TICK_MS 200 /* scheduler resolution */
 #define EV_DEST_TIMEOUT_MS 5000 /* destination / callback POSTs */
 #define EV_PRUNE_EVERY_MS 60000 /* event-log retention and idempotency-key GC */
+#define EV_DELIVERY_ATTEMPTS 5  /* callback / URL destination POSTs: tries before "failed" */
+#define EV_DELIVERY_BACKOFF_MS 1000
 
 typedef struct {
     evsys_trig_t t;
@@ -56,6 +58,10 @@ struct evsys {
     /* other sources (chain pollers), started by evsys_source_add, stopped by quiesce */
     event_source_t *sources[EV_MAX_SOURCES];
     size_t nsources;
+    /* durable POSTs (callbacks, URL destinations): bounds, and the lock that serialises
+     * the read-modify-write of a delivery's state in its execution's record */
+    uint32_t post_attempts, post_backoff_ms;
+    pthread_mutex_t rec_mu;
     /* counters for /metrics */
     _Atomic unsigned long long deliveries_ok, deliveries_failed, deliveries_busy;
 };
@@ -276,11 +282,15 @@ typedef struct {
 } ev_item_t;
 
 static void ev_item_free(ev_item_t *it) {
-    for (size_t i = 0; i < it->qi.n_jobs; i++)
+    for (size_t i = 0; i < it->qi.n_jobs; i++) {
         free(it->qi.jobs[i].destinations_json);
+        free(it->qi.jobs[i].record_json);
+    }
     free(it->qi.jobs);
     free(it->text);
 }
+
+static char *ev_record_hook(void *arg, const queue_job_t *job);
 
 static int ev_item_prepare(evsys_t *ev, const char *ns, json_t *event, const evsys_trig_t *only,
                            ev_item_t *it, err_t *err) {
@@ -311,6 +321,9 @@ static int ev_item_prepare(evsys_t *ev, const char *ns, json_t *event, const evs
                                 .type = js(event, "type"),
                                 .json = it->text};
     it->qi.event = &it->le;
+    /* each job's "queued" record joins the ingest write: pending work is listed at once */
+    it->qi.record = ev_record_hook;
+    it->qi.record_arg = ev;
     return 0;
 }
 
@@ -338,10 +351,12 @@ int evsys_ingest_many(evsys_t *ev, const char *ns, json_t *const *events, size_t
         memcpy(out[i].event_id, qi[i].event_id, sizeof out[i].event_id);
         out[i].duplicate = qi[i].duplicate;
         out[i].jobs = qi[i].duplicate ? 0 : qi[i].n_jobs;
-        /* no "queued" records for event jobs: the event log links them, and the dispatcher
-         * writes "running" when it claims one (a queued record written after the enqueue
-         * could overwrite that) */
-        if (!qi[i].duplicate) livehub_publish_event(ns, items[i].text, strlen(items[i].text));
+        if (qi[i].duplicate) continue;
+        livehub_publish_event(ns, items[i].text, strlen(items[i].text));
+        for (size_t k = 0; k < qi[i].n_jobs; k++) /* the "queued" records written with them */
+            if (qi[i].jobs[k].record_json)
+                livehub_publish_execution(ns, qi[i].jobs[k].record_json,
+                                          strlen(qi[i].jobs[k].record_json));
     }
 out:
     for (size_t i = 0; i < prepared; i++)
@@ -392,12 +407,69 @@ static char *ev_record_put(api_t *api, const queue_job_t *job, json_t *rec) {
     return text;
 }
 
-void evsys_record_queued(api_t *api, const queue_job_t *job) {
-    json_t *rec = ev_record_base(job, "queued");
+/* Does s need no JSON escaping (ids, function names)? */
+static bool ev_plain(const char *s) {
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20) return false;
+    return true;
+}
+
+/* The "queued" record of a job (malloc'ed JSON text), the same fields ev_record_base
+ * writes. Built with snprintf, not jansson: it is on the ingest path, once per job, and
+ * its strings are ids and function names that need no escaping (checked). */
+static char *ev_queued_text(const queue_job_t *job) {
     char ts[40];
     util_rfc3339(job->created_ms ? job->created_ms : util_wall_ms(), ts, sizeof ts);
-    json_object_set_new(rec, "queued_at", json_string(ts));
-    free(ev_record_put(api, job, rec));
+    if (!ev_plain(job->id) || !ev_plain(job->function) || !ev_plain(job->event_id) ||
+        !ev_plain(job->trigger_id)) {
+        json_t *rec = ev_record_base(job, "queued");
+        json_object_set_new(rec, "queued_at", json_string(ts));
+        char *t = json_dumps(rec, JSON_COMPACT);
+        json_decref(rec);
+        return t;
+    }
+    char ev_part[80] = "", trig_part[QUEUE_KEY_MAX + 20] = "";
+    if (job->event_id[0]) snprintf(ev_part, sizeof ev_part, ",\"event_id\":\"%s\"", job->event_id);
+    if (job->trigger_id[0])
+        snprintf(trig_part, sizeof trig_part, ",\"trigger_id\":\"%s\"", job->trigger_id);
+    char *t = NULL;
+    if (asprintf(
+            &t,
+            "{\"execution_id\":\"%s\",\"function\":\"%s\",\"status\":\"queued\",\"async\":true,"
+            "\"attempts\":%u,\"max_attempts\":%u%s%s,\"queued_at\":\"%s\"}",
+            job->id, job->function, job->attempt,
+            job->max_attempts ? job->max_attempts : QUEUE_DEFAULT_MAX_ATTEMPTS, ev_part, trig_part,
+            ts) < 0)
+        return NULL;
+    return t;
+}
+
+static char *ev_record_hook(void *arg, const queue_job_t *job) {
+    (void)arg;
+    return ev_queued_text(job);
+}
+
+void evsys_record_queued(api_t *api, const queue_job_t *job) {
+    char *text = ev_queued_text(job);
+    if (!text) return;
+    const char *ns = job->ns[0] ? job->ns : API_NS;
+    err_t e;
+    if (store_put_execution(api->store, ns, job->function, job->id, text, &e) < 0)
+        log_msg(LOG_ERROR, &(log_ctx_t){.function = job->function, .execution_id = job->id},
+                "could not store the execution record: %s", e.msg);
+    livehub_publish_execution(ns, text, strlen(text));
+    free(text);
+}
+
+int evsys_enqueue_async(api_t *api, queue_job_t *job, err_t *err) {
+    queue_item_t it = {.jobs = job, .n_jobs = 1, .record = ev_record_hook};
+    int rc = queue_enqueue_batch(evsys_queue(api), &it, 1, err);
+    if (rc == 0 && job->record_json)
+        livehub_publish_execution(job->ns[0] ? job->ns : API_NS, job->record_json,
+                                  strlen(job->record_json));
+    free(job->record_json);
+    job->record_json = NULL;
+    return rc;
 }
 
 /* ---- destinations and callbacks ------------------------------------------------------ */
@@ -428,7 +500,9 @@ static size_t ev_discard(char *p, size_t s, size_t n, void *u) {
     return s * n;
 }
 
-/* POSTs body to url under the egress policy. 0 on a 2xx answer. */
+/* POSTs body to url under the egress policy. 0 on a 2xx answer; -1 with R3E_EFORBIDDEN
+ * (egress refused), R3E_EINVAL (bad URL, a 4xx but 408/429: permanent) or R3E_EIO
+ * (connection error, timeout, 5xx, 408, 429: worth a retry). */
 static int ev_post_url(evsys_t *ev, const char *url, const char *body, err_t *err) {
     CURLU *u = curl_url();
     char *host = NULL;
@@ -458,57 +532,188 @@ static int ev_post_url(evsys_t *ev, const char *url, const char *body, err_t *er
     curl_url_cleanup(u);
     if (sc.refused) return err_set(err, R3E_EFORBIDDEN, "egress refused: %s", sc.why);
     if (cc != CURLE_OK) return err_set(err, R3E_EIO, "%s", curl_easy_strerror(cc));
+    /* a 4xx other than 408/429 is the receiver's final word: not worth a retry */
+    if (status >= 400 && status < 500 && status != 408 && status != 429)
+        return err_set(err, R3E_EINVAL, "HTTP %ld", status);
     if (status < 200 || status > 299) return err_set(err, R3E_EIO, "HTTP %ld", status);
     return 0;
 }
 
-/* A destination {"function":name} gets an async job whose event is
- * {"condition":"success|failure","execution":record,"event":original}; {"url":…} gets the
- * same document POSTed. Best effort: failures are logged. */
-static void ev_destination(evsys_t *ev, const queue_job_t *job, const json_t *dest,
-                           const char *condition, const char *record) {
-    json_t *doc = json_object();
-    json_object_set_new(doc, "condition", json_string(condition));
-    json_object_set_new(doc, "execution", json_loads(record, 0, NULL));
-    json_t *orig = job->payload ? json_loads(job->payload, JSON_DECODE_ANY, NULL) : NULL;
-    json_object_set_new(doc, "event", orig ? orig : json_null());
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (!text) return;
-    err_t e = {0};
-    int rc = 0;
-    if (js(dest, "function")) {
-        queue_job_t d = {0};
-        util_ulid(d.id);
-        snprintf(d.ns, sizeof d.ns, "%s", job->ns);
-        snprintf(d.function, sizeof d.function, "%s", js(dest, "function"));
-        d.payload = text;
-        char eid[27];
-        bool dup = false;
-        evsys_record_queued(ev->api, &d);
-        rc = queue_enqueue(ev->q, NULL, &d, 1, eid, &dup, &e);
-    } else if (js(dest, "url")) {
-        rc = ev_post_url(ev, js(dest, "url"), text, &e);
-    }
-    if (rc < 0)
-        log_msg(LOG_WARN, &(log_ctx_t){.function = job->function, .execution_id = job->id},
-                "on_%s destination failed: %s", condition, e.msg);
+/* Loads execution id's record (NULL when absent or unreadable). */
+static json_t *ev_record_load(evsys_t *ev, const char *ns, const char *id) {
+    char *text = NULL;
+    err_t e;
+    if (store_get_execution(ev->api->store, ns, id, &text, &e) < 0) return NULL;
+    json_t *rec = json_loads(text, 0, NULL);
     free(text);
+    return json_is_object(rec) ? rec : (json_decref(rec), NULL);
 }
 
-static void ev_after_final(evsys_t *ev, const queue_job_t *job, bool ok, const char *record) {
-    if (job->destinations_json) {
-        json_t *d = json_loads(job->destinations_json, 0, NULL);
-        json_t *dest = json_object_get(d, ok ? "on_success" : "on_failure");
-        if (json_is_object(dest)) ev_destination(ev, job, dest, ok ? "success" : "failure", record);
-        json_decref(d);
+/* A delivery job (callback or URL destination) that POSTs body to url and reports into
+ * job's record under `delivery`. */
+static void ev_post_job(evsys_t *ev, const queue_job_t *job, const char *url, const char *delivery,
+                        char *body, queue_job_t *d) {
+    memset(d, 0, sizeof *d);
+    snprintf(d->ns, sizeof d->ns, "%s", job->ns);
+    snprintf(d->function, sizeof d->function, "%s", job->function);
+    d->payload = body;
+    d->url = strdup(url);
+    snprintf(d->parent_id, sizeof d->parent_id, "%s", job->id);
+    snprintf(d->delivery, sizeof d->delivery, "%s", delivery);
+    d->max_attempts = ev->post_attempts;
+    d->backoff_ms = ev->post_backoff_ms;
+}
+
+/* The queue's settle hook (queue_config_t.settled): a job acked or dead-lettered (on any
+ * path: last attempt, max_event_age, a lease lost on the last attempt) gets its
+ * destination and callback as follow-up jobs in the same atomic write, and a dead one its
+ * final record with the reason. Destination document:
+ * {"condition":"success|failure","reason"?,"execution":record,"event":original}; a
+ * {"function"} destination is an async job with it as its event, a {"url"} one and the
+ * X-Callback-Url are durable POSTs (delivery jobs, see ev_deliver). Runs under the queue's
+ * lock: reads the store, never calls the queue. */
+static void ev_delivery_dead(evsys_t *ev, const queue_job_t *job, const char *reason);
+
+static void ev_settled(void *arg, const queue_job_t *job, const char *dead_reason,
+                       queue_settle_t *out) {
+    evsys_t *ev = arg;
+    if (job->url) { /* a delivery job itself */
+        if (dead_reason) ev_delivery_dead(ev, job, dead_reason);
+        return;
     }
-    if (job->callback_url && *job->callback_url) {
+    bool ok = !dead_reason;
+    json_t *dests = job->destinations_json ? json_loads(job->destinations_json, 0, NULL) : NULL;
+    json_t *dest = json_object_get(dests, ok ? "on_success" : "on_failure");
+    const char *dfn = js(dest, "function"), *durl = js(dest, "url");
+    bool cb = job->callback_url && *job->callback_url;
+    if (ok && !dfn && !durl && !cb) { /* the common case: nothing to add, no store read */
+        json_decref(dests);
+        return;
+    }
+    const char *ns = job->ns[0] ? job->ns : API_NS;
+    json_t *rec = ev_record_load(ev, ns, job->id);
+    if (!rec) rec = ev_record_base(job, ok ? "ok" : "error");
+    if (dead_reason) {
+        const char *st = js(rec, "status");
+        if (!st || strcmp(st, "running") == 0 || strcmp(st, "queued") == 0) {
+            /* the run never finished (its lease was lost): the record says so */
+            json_object_set_new(rec, "status", json_string("error"));
+            json_object_set_new(rec, "error",
+                                json_pack("{s:s,s:s}", "name", "DeliveryError", "message",
+                                          job->last_error ? job->last_error : dead_reason));
+        }
+        json_object_del(rec, "will_retry");
+        json_object_set_new(rec, "attempts", json_integer(job->attempt));
+        json_object_set_new(rec, "dead_letter",
+                            json_pack("{s:s,s:s}", "reason", dead_reason, "last_error",
+                                      job->last_error ? job->last_error : ""));
+    }
+    char *final = json_dumps(rec, JSON_COMPACT); /* what callbacks and destinations get */
+    out->jobs = calloc(2, sizeof *out->jobs);
+    if (final && out->jobs && (dfn || durl)) {
+        json_t *doc =
+            json_pack("{s:s,s:O}", "condition", ok ? "success" : "failure", "execution", rec);
+        if (dead_reason) json_object_set_new(doc, "reason", json_string(dead_reason));
+        json_t *orig = job->payload ? json_loads(job->payload, JSON_DECODE_ANY, NULL) : NULL;
+        json_object_set_new(doc, "event", orig ? orig : json_null());
+        char *text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        queue_job_t *d = &out->jobs[out->n_jobs];
+        json_t *state = json_pack("{s:s}", "condition", ok ? "success" : "failure");
+        if (text && dfn) {
+            memset(d, 0, sizeof *d);
+            util_ulid(d->id);
+            snprintf(d->ns, sizeof d->ns, "%s", job->ns);
+            snprintf(d->function, sizeof d->function, "%s", dfn);
+            d->payload = text;
+            d->record_json = ev_queued_text(d);
+            json_object_set_new(state, "function", json_string(dfn));
+            json_object_set_new(state, "execution_id", json_string(d->id));
+            out->n_jobs++;
+        } else if (text) {
+            ev_post_job(ev, job, durl, "destination", text, d);
+            json_object_set_new(state, "state", json_string("pending"));
+            json_object_set_new(state, "attempts", json_integer(0));
+            out->n_jobs++;
+        }
+        json_object_set_new(rec, "destination", state);
+    }
+    if (final && out->jobs && cb) {
+        ev_post_job(ev, job, job->callback_url, "callback", strdup(final),
+                    &out->jobs[out->n_jobs++]);
+        json_object_set_new(rec, "callback",
+                            json_pack("{s:s,s:i}", "state", "pending", "attempts", 0));
+    }
+    free(final);
+    out->record_json = json_dumps(rec, JSON_COMPACT);
+    if (out->record_json) livehub_publish_execution(ns, out->record_json, strlen(out->record_json));
+    json_decref(rec);
+    json_decref(dests);
+}
+
+/* Sets the state of delivery job's POST in its parent execution's record (under rec_mu:
+ * a callback and a destination of one execution may report at the same time). */
+static void ev_delivery_state(evsys_t *ev, const queue_job_t *job, const char *state,
+                              const char *last_error) {
+    const char *ns = job->ns[0] ? job->ns : API_NS;
+    pthread_mutex_lock(&ev->rec_mu);
+    json_t *rec = ev_record_load(ev, ns, job->parent_id);
+    if (rec) {
+        json_t *d = json_object_get(rec, job->delivery);
+        json_t *nd = json_is_object(d) ? json_deep_copy(d) : json_object();
+        json_object_set_new(nd, "state", json_string(state));
+        json_object_set_new(nd, "attempts", json_integer(job->attempt));
+        if (last_error)
+            json_object_set_new(nd, "last_error", json_string(last_error));
+        else
+            json_object_del(nd, "last_error");
+        json_object_set_new(rec, job->delivery, nd);
+        const char *fn = js(rec, "function");
+        char *text = json_dumps(rec, JSON_COMPACT);
         err_t e;
-        if (ev_post_url(ev, job->callback_url, record, &e) < 0)
-            log_msg(LOG_WARN, &(log_ctx_t){.function = job->function, .execution_id = job->id},
-                    "X-Callback-Url POST failed: %s", e.msg);
+        if (text && store_put_execution(ev->api->store, ns, fn ? fn : job->function, job->parent_id,
+                                        text, &e) < 0)
+            log_msg(LOG_ERROR,
+                    &(log_ctx_t){.function = job->function, .execution_id = job->parent_id},
+                    "could not store the %s state: %s", job->delivery, e.msg);
+        if (text) livehub_publish_execution(ns, text, strlen(text));
+        free(text);
+        json_decref(rec);
     }
+    pthread_mutex_unlock(&ev->rec_mu);
+}
+
+static const char *ev_delivery_label(const queue_job_t *job) {
+    return strcmp(job->delivery, "callback") == 0 ? "X-Callback-Url" : "destination";
+}
+
+/* A delivery job dead-lettered by the queue itself (too old, or its last attempt's lease
+ * lost): the POST is recorded as failed; the dead letter can be replayed. */
+static void ev_delivery_dead(evsys_t *ev, const queue_job_t *job, const char *reason) {
+    char why[512];
+    snprintf(why, sizeof why, "%s (%s)", job->last_error ? job->last_error : "failed", reason);
+    ev_delivery_state(ev, job, "failed", why);
+}
+
+/* Runs a delivery job: POSTs its payload under the egress policy. Delivered -> ack; a
+ * permanent failure (egress refused, bad URL, 4xx but 408/429) or the last attempt ->
+ * recorded "failed" and acked (no dead letter); otherwise a failed attempt, retried by
+ * the queue with backoff, the record showing "retrying". */
+static int ev_deliver(evsys_t *ev, const queue_job_t *job, err_t *err) {
+    err_t pe;
+    uint32_t max = job->max_attempts ? job->max_attempts : ev->post_attempts;
+    if (ev_post_url(ev, job->url, job->payload ? job->payload : "null", &pe) == 0) {
+        ev_delivery_state(ev, job, "delivered", NULL);
+        return 0;
+    }
+    bool permanent = pe.code == R3E_EFORBIDDEN || pe.code == R3E_EINVAL;
+    bool final = permanent || job->attempt >= max;
+    log_msg(LOG_WARN, &(log_ctx_t){.function = job->function, .execution_id = job->parent_id},
+            "%s POST failed: %s (attempt %u of %u%s)", ev_delivery_label(job), pe.msg, job->attempt,
+            max, final ? ", giving up" : ", will retry");
+    ev_delivery_state(ev, job, final ? "failed" : "retrying", pe.msg);
+    if (final) return 0;
+    return err_set(err, R3E_EIO, "%s", pe.msg);
 }
 
 /* ---- delivery ------------------------------------------------------------------------ */
@@ -517,6 +722,7 @@ static int ev_run(void *arg, const queue_job_t *job, char exec_id[129], err_t *e
     evsys_t *ev = arg;
     api_t *api = ev->api;
     const char *ns = job->ns[0] ? job->ns : API_NS;
+    if (job->url) return ev_deliver(ev, job, err); /* a callback / destination POST */
     snprintf(exec_id, 129, "%s", job->id);
     uint32_t max = job->max_attempts ? job->max_attempts : QUEUE_DEFAULT_MAX_ATTEMPTS;
     bool last = job->attempt >= max;
@@ -525,9 +731,8 @@ static int ev_run(void *arg, const queue_job_t *job, char exec_id[129], err_t *e
         json_t *rec = ev_record_base(job, "error");
         json_object_set_new(rec, "error",
                             json_pack("{s:s,s:s}", "name", "NotFound", "message", err->msg));
-        char *text = ev_record_put(api, job, rec);
-        if (text && last) ev_after_final(ev, job, false, text);
-        free(text);
+        if (!last) json_object_set_new(rec, "will_retry", json_true());
+        free(ev_record_put(api, job, rec)); /* destinations: the settle hook */
         atomic_fetch_add(&ev->deliveries_failed, 1);
         return -1; /* err already says which function is missing */
     }
@@ -559,9 +764,8 @@ static int ev_run(void *arg, const queue_job_t *job, char exec_id[129], err_t *e
         json_t *r2 = ev_record_base(job, "error");
         json_object_set_new(r2, "error",
                             json_pack("{s:s,s:s}", "name", "Error", "message", err->msg));
-        char *text = ev_record_put(api, job, r2);
-        if (text && last) ev_after_final(ev, job, false, text);
-        free(text);
+        if (!last) json_object_set_new(r2, "will_retry", json_true());
+        free(ev_record_put(api, job, r2));
         atomic_fetch_add(&ev->deliveries_failed, 1);
         err->code = R3E_EIO; /* a failed attempt, not a busy runtime: retried with backoff */
         return -1;
@@ -580,9 +784,7 @@ static int ev_run(void *arg, const queue_job_t *job, char exec_id[129], err_t *e
     json_object_set_new(fin, "cold", json_boolean(res.cold));
     json_object_set_new(fin, "started_at", json_string(ts));
     if (!ok && !last) json_object_set_new(fin, "will_retry", json_true());
-    char *text = ev_record_put(api, job, fin);
-    if (text && (ok || last)) ev_after_final(ev, job, ok, text);
-    free(text);
+    free(ev_record_put(api, job, fin)); /* destinations, callback: ev_settled */
     if (ok) {
         atomic_fetch_add(&ev->deliveries_ok, 1);
         runtime_result_free(&res);
@@ -777,6 +979,10 @@ int evsys_start(api_t *api, err_t *err) {
     pthread_rwlock_init(&ev->lock, NULL);
     pthread_mutex_init(&ev->sched_mu, NULL);
     pthread_cond_init(&ev->sched_cv, NULL);
+    pthread_mutex_init(&ev->rec_mu, NULL);
+    const char *pa = getenv("R3E_DELIVERY_ATTEMPTS"), *pb = getenv("R3E_DELIVERY_BACKOFF_MS");
+    ev->post_attempts = pa && atoi(pa) > 0 ? (uint32_t)atoi(pa) : EV_DELIVERY_ATTEMPTS;
+    ev->post_backoff_ms = pb && atoi(pb) > 0 ? (uint32_t)atoi(pb) : EV_DELIVERY_BACKOFF_MS;
     ev->byid = json_object();
     ev->m = matcher_new();
     ev->egress = egress_policy_parse(api->cfg.egress_allow, err);
@@ -784,7 +990,9 @@ int evsys_start(api_t *api, err_t *err) {
         if (!ev->egress) return -1;
         return err_set(err, R3E_EINTERNAL, "out of memory");
     }
-    ev->q = queue_open_store(api->store, NULL, err);
+    /* the settle hook runs from here on (leases handed back at open may dead-letter) */
+    queue_config_t qc = {.settled = ev_settled, .settled_arg = ev};
+    ev->q = queue_open_store(api->store, &qc, err);
     if (!ev->q) return -1;
     if (ev_load_all(ev, err) < 0) return -1;
     ev->sched = (event_source_t){
@@ -839,6 +1047,7 @@ void evsys_stop(api_t *api) {
     pthread_rwlock_destroy(&ev->lock);
     pthread_mutex_destroy(&ev->sched_mu);
     pthread_cond_destroy(&ev->sched_cv);
+    pthread_mutex_destroy(&ev->rec_mu);
     free(ev);
     api->ev = NULL;
 }

@@ -101,8 +101,11 @@ typedef struct {
 int evsys_ingest_many(evsys_t *ev, const char *ns, json_t *const *events, size_t n,
                       const evsys_trig_t *only, evsys_ingest_result_t *out, err_t *err);
 
-/* Writes the "queued" execution record of a job. */
+/* Writes the "queued" execution record of a job (a job handed back as busy). */
 void evsys_record_queued(api_t *api, const queue_job_t *job);
+/* Enqueues an async invocation's job together with its "queued" execution record, in one
+ * atomic write, and publishes the record. */
+int evsys_enqueue_async(api_t *api, queue_job_t *job, err_t *err);
 
 queue_t *evsys_queue(api_t *api);
 

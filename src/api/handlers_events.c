@@ -333,11 +333,8 @@ void api_h_invoke_async(http_req_t *r, const route_match_t *m) {
     snprintf(job.function, sizeof job.function, "%s", name);
     job.payload = r->body_len ? r->body : (char *)"null";
     job.callback_url = (char *)cb;
-    char eid[27];
-    bool dup = false;
-    /* the record first: once enqueued, a dispatcher may write "running" at any moment */
-    evsys_record_queued(r->api, &job);
-    if (queue_enqueue(q, NULL, &job, 1, eid, &dup, &e) < 0) {
+    /* the job and its "queued" record in one write: a dispatcher's "running" comes after */
+    if (evsys_enqueue_async(r->api, &job, &e) < 0) {
         http_send_err(r, &e);
         return;
     }
