@@ -19,6 +19,7 @@
 
 struct auth_jwt;
 struct auth_ratelimit;
+struct auth_audit_pruner;
 struct api_host;
 struct chain_nets;
 
@@ -32,10 +33,12 @@ typedef struct api {
     atomic_bool stopping;
     /* authn.c: authentication state; auth_on false only for --dev on loopback */
     bool auth_on;
-    struct auth_jwt *jwt;          /* NULL when no signing/verifying key is configured */
-    struct auth_ratelimit *rl_key; /* per principal */
-    struct auth_ratelimit *rl_ns;  /* per namespace */
-    struct evsys *ev;              /* evsys.c: queue, triggers, sources; owned by server.c */
+    struct auth_jwt *jwt;                   /* NULL when no signing/verifying key is configured */
+    struct auth_ratelimit *rl_key;          /* per principal */
+    struct auth_ratelimit *rl_ns;           /* per namespace */
+    struct auth_ratelimit *rl_ip;           /* per client IP, unauthenticated traffic; NULL = off */
+    struct auth_audit_pruner *audit_pruner; /* audit log retention; NULL = keep forever */
+    struct evsys *ev; /* evsys.c: queue, triggers, sources; owned by server.c */
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem; /* server.c: TLS material, malloc'ed */
     struct api_host *host;                         /* host.c: services for functions */
     struct chain_nets *chains;                     /* --eth / --neo networks; owned by server.c */
@@ -75,6 +78,8 @@ json_t *api_log_line(json_t *entry, const char *exec_id, const char *function, u
  * api->cfg; prints a freshly created admin key once. 0 or -1 with err. */
 int api_authn_init(api_t *api, err_t *err);
 void api_authn_free(api_t *api);
+/* Stops the background work that uses the store (audit retention): before store_close. */
+void api_authn_stop(api_t *api);
 /* `r3e server init …` (argv[0] = "init"): creates and prints the admin key. Exit code. */
 int api_authn_init_main(int argc, char **argv);
 /* Runs before every routed handler: picks the namespace, authenticates, authorizes the

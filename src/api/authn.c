@@ -143,6 +143,21 @@ int api_authn_init(api_t *api, err_t *err) {
     api->rl_ns = auth_ratelimit_new(
         &(auth_ratelimit_config_t){.rate = cfg->rl_ns_rate, .burst = cfg->rl_ns_burst}, err);
     if (!api->rl_ns) return -1;
+    /* unauthenticated traffic per client IP: on by default except where auth is off by
+     * default (--dev on loopback), where e2e suites and benchmarks fire anonymous bursts */
+    bool ip_on = cfg->rl_ip == 1 || (cfg->rl_ip == -1 && !(cfg->dev && loop));
+    if (ip_on) {
+        api->rl_ip = auth_ratelimit_new(
+            &(auth_ratelimit_config_t){.rate = cfg->rl_ip_rate, .burst = cfg->rl_ip_burst}, err);
+        if (!api->rl_ip) return -1;
+        log_info("unauthenticated requests are limited to %g/s, burst %g, per client IP",
+                 cfg->rl_ip_rate, cfg->rl_ip_burst);
+    }
+    if (cfg->audit_retention_days && api->store) {
+        api->audit_pruner =
+            auth_audit_pruner_start(api->store, cfg->audit_retention_days, NULL, err);
+        if (!api->audit_pruner) return -1;
+    }
     if (!api->auth_on) {
         log_warn("authentication is OFF (--dev on loopback %s): every local client has full "
                  "access; use --auth on to require API keys",
@@ -153,32 +168,55 @@ int api_authn_init(api_t *api, err_t *err) {
     return authn_bootstrap(api, err);
 }
 
+void api_authn_stop(api_t *api) {
+    auth_audit_pruner_stop(api->audit_pruner);
+    api->audit_pruner = NULL;
+}
+
 void api_authn_free(api_t *api) {
+    api_authn_stop(api);
     auth_jwt_free(api->jwt);
     auth_ratelimit_free(api->rl_key);
     auth_ratelimit_free(api->rl_ns);
+    auth_ratelimit_free(api->rl_ip);
     api->jwt = NULL;
-    api->rl_key = api->rl_ns = NULL;
+    api->rl_key = api->rl_ns = api->rl_ip = NULL;
 }
 
 /* ---- per request --------------------------------------------------------------------- */
 
-static void authn_source(http_req_t *r, char *out, size_t cap) {
-    out[0] = '\0';
+/* The client's address: ip (text, no port) and port; family 0 when unknown. */
+static int authn_client(http_req_t *r, char ip[INET6_ADDRSTRLEN], unsigned *port) {
+    ip[0] = '\0';
+    *port = 0;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr) return;
-    char ip[INET6_ADDRSTRLEN] = "";
+    if (!ci || !ci->client_addr) return 0;
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-        snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
+        inet_ntop(AF_INET, &s4->sin_addr, ip, INET6_ADDRSTRLEN);
+        *port = ntohs(s4->sin_port);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-        snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, INET6_ADDRSTRLEN);
+        *port = ntohs(s6->sin6_port);
+    } else {
+        return 0;
     }
+    return sa->sa_family;
+}
+
+static void authn_source(http_req_t *r, char *out, size_t cap) {
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port;
+    int fam = authn_client(r, ip, &port);
+    if (fam == AF_INET)
+        snprintf(out, cap, "%s:%u", ip, port);
+    else if (fam == AF_INET6)
+        snprintf(out, cap, "[%s]:%u", ip, port);
+    else
+        out[0] = '\0';
 }
 
 static void authn_audit(http_req_t *r, const char *result, int status) {
@@ -210,11 +248,15 @@ static bool authn_is_write(const char *method) {
 static bool authn_is_invocation(const char *url) {
     size_t n = strlen(url);
     return strncmp(url, "/fn/", 4) == 0 || strncmp(url, "/ns/", 4) == 0 ||
+           strncmp(url, "/hooks/", 7) == 0 || /* webhook deliveries: the event log */
            (n > 7 && strcmp(url + n - 7, "/invoke") == 0);
 }
 
 void api_authn_audit(http_req_t *r) {
     if (!r->status || !r->api->store) return;
+    /* an anonymous 429 is the per-IP limiter shedding a flood: recording each one would let
+     * the flood grow the log it is kept out of */
+    if (r->status == 429 && !r->principal_id[0]) return;
     bool failure = r->status == 401 || r->status == 403;
     if (!failure && !(authn_is_write(r->method) && !authn_is_invocation(r->url))) return;
     const char *result = r->status == 401   ? "unauthenticated"
@@ -230,6 +272,44 @@ static void authn_send_401(http_req_t *r, const char *msg) {
     if (resp)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"r3e\"");
     http_queue(r, 401, resp);
+}
+
+static void authn_send_429(http_req_t *r, uint32_t retry_after_s) {
+    char msg[96], secs[16];
+    snprintf(msg, sizeof msg, "rate limit exceeded; retry in %u s", retry_after_s);
+    snprintf(secs, sizeof secs, "%u", retry_after_s);
+    struct MHD_Response *resp = http_error_response(err_code_name(R3E_ELIMIT), msg, NULL);
+    if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    http_queue(r, 429, resp);
+}
+
+/* Unauthenticated traffic (public routes without a valid credential, failed
+ * authentication) takes a token from its client's bucket: one per IPv4 address, one per
+ * IPv6 /64 (a single host is routinely given a whole /64, so per-address buckets would
+ * let it spray). The limiter's table is bounded (LRU), so spraying addresses costs
+ * memory only up to that bound. false after queueing 429. */
+static bool authn_ip_ok(http_req_t *r) {
+    if (!r->api->rl_ip) return true;
+    char ip[INET6_ADDRSTRLEN], key[INET6_ADDRSTRLEN + 8];
+    unsigned port;
+    if (authn_client(r, ip, &port) == AF_INET6) {
+        struct in6_addr a;
+        if (inet_pton(AF_INET6, ip, &a) == 1 && !IN6_IS_ADDR_V4MAPPED(&a)) {
+            memset(a.s6_addr + 8, 0, 8);
+            inet_ntop(AF_INET6, &a, ip, sizeof ip);
+        }
+    }
+    snprintf(key, sizeof key, "ip:%s", ip);
+    uint32_t ra = 0;
+    if (auth_ratelimit_take(r->api->rl_ip, key, &ra)) return true;
+    authn_send_429(r, ra);
+    return false;
+}
+
+/* Health probes are never limited: an orchestrator's probes share one address and a
+ * refused probe would restart a healthy server. */
+static bool authn_is_probe(const char *url) {
+    return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0;
 }
 
 /* The credential after "Bearer " (NULL when absent or another scheme). */
@@ -258,39 +338,45 @@ static int authn_jwt(http_req_t *r, const char *tok, auth_principal_t *p, err_t 
     return 0;
 }
 
-/* Verifies the bearer credential. 0 with r->principal_* filled; -1 after queueing 401
- * (or 500 when the store failed). want: 0 = any, 1 = API key only, 2 = JWT only. */
-static int authn_identify(http_req_t *r, int want) {
+/* Verifies the bearer credential without answering: 0 with r->principal_* filled, or -1
+ * with *e (R3E_EUNAUTH for a missing or bad credential). want: 0 = any, 1 = API key only,
+ * 2 = JWT only. */
+static int authn_verify(http_req_t *r, int want, err_t *e) {
     const char *cred = authn_bearer(r);
-    if (!cred) {
-        authn_send_401(r, "authentication required: send Authorization: Bearer <API key or token>");
-        return -1;
-    }
+    if (!cred)
+        return err_set(e, R3E_EUNAUTH,
+                       "authentication required: send Authorization: Bearer <API key or token>");
     auth_principal_t p;
-    err_t e;
     bool is_key = auth_apikey_looks_like(cred);
     int rc;
     if ((want == 1 && !is_key) || (want == 2 && is_key))
-        rc = err_set(&e, R3E_EUNAUTH, want == 1 ? "an API key is required" : "a JWT is required");
+        rc = err_set(e, R3E_EUNAUTH, want == 1 ? "an API key is required" : "a JWT is required");
     else if (is_key)
-        rc = auth_apikey_verify(r->api->store, cred, util_wall_ms(), &p, NULL, &e);
+        rc = auth_apikey_verify(r->api->store, cred, util_wall_ms(), &p, NULL, e);
     else if (r->api->jwt)
-        rc = authn_jwt(r, cred, &p, &e);
+        rc = authn_jwt(r, cred, &p, e);
     else
-        rc = err_set(&e, R3E_EUNAUTH, "invalid token");
-    if (rc < 0) {
-        if (e.code == R3E_EUNAUTH)
-            authn_send_401(r, e.msg);
-        else
-            http_send_err(r, &e);
-        return -1;
-    }
+        rc = err_set(e, R3E_EUNAUTH, "invalid token");
+    if (rc < 0) return -1;
     r->authed = true;
     r->principal_jwt = p.via_jwt;
     r->principal_role = (int)p.role;
     snprintf(r->principal_id, sizeof r->principal_id, "%s", p.id);
     snprintf(r->principal_ns, sizeof r->principal_ns, "%s", p.ns);
     return 0;
+}
+
+/* authn_verify, answering a failure: 401, or 429 once the client IP has used up its
+ * allowance of unauthenticated requests (so failed attempts cannot be flooded), or 500
+ * when the store failed. */
+static int authn_identify(http_req_t *r, int want) {
+    err_t e;
+    if (authn_verify(r, want, &e) == 0) return 0;
+    if (e.code != R3E_EUNAUTH)
+        http_send_err(r, &e);
+    else if (authn_ip_ok(r))
+        authn_send_401(r, e.msg);
+    return -1;
 }
 
 void api_authn_principal(const http_req_t *r, auth_principal_t *p) {
@@ -338,12 +424,7 @@ static bool authn_rate_ok(http_req_t *r) {
         ok = auth_ratelimit_take(r->api->rl_ns, key, &ra);
     }
     if (ok) return true;
-    char msg[96], secs[16];
-    snprintf(msg, sizeof msg, "rate limit exceeded; retry in %u s", ra);
-    snprintf(secs, sizeof secs, "%u", ra);
-    struct MHD_Response *resp = http_error_response(err_code_name(R3E_ELIMIT), msg, NULL);
-    if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
-    http_queue(r, 429, resp);
+    authn_send_429(r, ra);
     return false;
 }
 
@@ -359,7 +440,20 @@ bool api_authn_request(http_req_t *r, const route_match_t *m) {
     r->perm = perm;
     /* public routes (health, HTTP triggers) take their namespace from the path, never
      * from the header: /fn/… is "default", /ns/{ns}/fn/… sets it in its handler */
-    if (perm == AUTH_PUBLIC) return true;
+    if (perm == AUTH_PUBLIC) {
+        if (authn_is_probe(r->url)) return true;
+        /* a valid credential makes it authenticated traffic, under its key's limits (taken
+         * once: api_authn_trigger does not take them again); anything else is the client
+         * IP's */
+        if (r->api->auth_on && authn_bearer(r)) {
+            if (authn_verify(r, 0, &e) == 0) return authn_rate_ok(r);
+            if (e.code != R3E_EUNAUTH) {
+                http_send_err(r, &e);
+                return false;
+            }
+        }
+        return authn_ip_ok(r);
+    }
     if (!r->api->auth_on) return authn_pick_ns(r);
     if (authn_identify(r, 0) < 0) return false;
     if (!authn_pick_ns(r)) return false;
@@ -374,7 +468,14 @@ bool api_authn_request(http_req_t *r, const route_match_t *m) {
 
 bool api_authn_trigger(http_req_t *r, const char *mode) {
     if (!r->api->auth_on || !mode[0] || strcmp(mode, "public") == 0) return true;
-    if (authn_identify(r, strcmp(mode, "key") == 0 ? 1 : 2) < 0) return false;
+    int want = strcmp(mode, "key") == 0 ? 1 : 2;
+    /* r->authed: verified (and rate-limited) by api_authn_request already */
+    bool pre = r->authed;
+    if (pre && (want == 1) == r->principal_jwt) {
+        authn_send_401(r, want == 1 ? "an API key is required" : "a JWT is required");
+        return false;
+    }
+    if (!pre && authn_identify(r, want) < 0) return false;
     auth_principal_t p;
     api_authn_principal(r, &p);
     err_t e;
@@ -382,7 +483,7 @@ bool api_authn_trigger(http_req_t *r, const char *mode) {
         http_send_err(r, &e);
         return false;
     }
-    return authn_rate_ok(r);
+    return pre || authn_rate_ok(r);
 }
 
 /* `r3e server init --data DIR [--admin-key-file PATH]`: creates the admin key without

@@ -37,6 +37,9 @@ void api_config_usage(void) {
         "  --jwks-issuer S        iss required of tokens signed by JWKS keys\n"
         "  --rate-limit-key R:B   per-key requests/s and burst, default 100:200\n"
         "  --rate-limit-ns R:B    per-namespace requests/s and burst, default 1000:2000\n"
+        "  --rate-limit-ip R:B|off  per-client-IP requests/s and burst of unauthenticated\n"
+        "                         traffic, default 100:200 (off for --dev on loopback)\n"
+        "  --audit-retention-days N  keep the audit log N days, default 90, 0 = forever\n"
         "  --tls-cert PATH        serve HTTPS with this certificate chain (PEM)\n"
         "  --tls-key PATH         …and this private key (PEM)\n"
         "  --tls-client-ca PATH   require client certificates signed by this CA (mTLS)\n"
@@ -181,6 +184,20 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         bool key = strcmp(flag, "--rate-limit-key") == 0;
         *(key ? &c->rl_key_rate : &c->rl_ns_rate) = rate;
         *(key ? &c->rl_key_burst : &c->rl_ns_burst) = burst;
+    } else if (strcmp(flag, "--rate-limit-ip") == 0) {
+        double rate, burst;
+        char tail;
+        c->rl_ip = strcmp(v, "off") != 0;
+        if (c->rl_ip &&
+            (sscanf(v, "%lf:%lf%c", &rate, &burst, &tail) != 2 || !(rate > 0) || !(burst >= 1)))
+            return err_set(err, R3E_EINVAL,
+                           "--rate-limit-ip wants RATE:BURST (RATE > 0, BURST >= 1) or off, got "
+                           "\"%s\"",
+                           v);
+        if (c->rl_ip) c->rl_ip_rate = rate, c->rl_ip_burst = burst;
+    } else if (strcmp(flag, "--audit-retention-days") == 0) {
+        if (config_int(flag, v, 0, 36500, &n, err) < 0) return -1;
+        c->audit_retention_days = (uint32_t)n;
     } else if (strcmp(flag, "--max-connections") == 0) {
         if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
         c->max_connections = (unsigned)n;
@@ -250,6 +267,8 @@ int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {
     c->auth = -1;
     c->rl_key_rate = 100, c->rl_key_burst = 200;
     c->rl_ns_rate = 1000, c->rl_ns_burst = 2000;
+    c->rl_ip_rate = 100, c->rl_ip_burst = 200, c->rl_ip = -1;
+    c->audit_retention_days = 90;
     c->max_connections = 1024;
     c->per_ip_connections = 256;
     c->event_retention_days = 7;

@@ -36,6 +36,9 @@ typedef struct {
     char jwks_issuer[128];            /* iss required of JWKS-verified tokens */
     double rl_key_rate, rl_key_burst; /* per principal */
     double rl_ns_rate, rl_ns_burst;   /* per namespace */
+    double rl_ip_rate, rl_ip_burst;   /* per client IP, unauthenticated traffic */
+    int rl_ip;                        /* -1 = default (off only for --dev on loopback), 0, 1 */
+    uint32_t audit_retention_days;    /* audit log retention, default 90, 0 = keep forever */
     char tls_cert[1024], tls_key[1024], tls_client_ca[1024]; /* PEM files */
     unsigned max_connections;                                /* MHD connection limit */
     unsigned per_ip_connections;   /* MHD per-IP connection limit, 0 = none */

@@ -532,6 +532,7 @@ static void srv_shutdown(api_t *api, struct MHD_Daemon *d) {
     api->rt = NULL;
     log_info("shutdown: workers stopped");
     api_relayer_stop(api);            /* trackers write records: before the store closes */
+    api_authn_stop(api);              /* audit retention writes to the store */
     vault_close(api_secrets_vault()); /* before the store it reads */
     store_close(api->store);
     api->store = NULL;
@@ -670,6 +671,7 @@ out:
     eth_source_stop_free(api);
     runtime_stop(api->rt, 0);
     api_relayer_stop(api);
+    api_authn_stop(api);
     if (api->store) vault_close(api_secrets_vault()); /* srv_shutdown closed both otherwise */
     store_close(api->store);
     logbus_free(api->bus);

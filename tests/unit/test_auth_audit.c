@@ -158,6 +158,97 @@ static void hostile_strings_are_neutralised_and_bounded(void **state) {
     json_decref(list);
 }
 
+#define DAY_MS 86400000ULL
+
+static void record_at(fixture_t *fx, const char *action, uint64_t ms) {
+    err_t err;
+    auth_audit_event_t ev = {.action = action, .result = "ok", .status = 200, .time_ms = ms};
+    assert_int_equal(auth_audit_record(fx->s, &ev, NULL, &err), 0);
+}
+
+static json_t *all_entries(fixture_t *fx) {
+    json_t *list;
+    err_t err;
+    assert_int_equal(auth_audit_list(fx->s, 0, NULL, 1000, &list, &err), 0);
+    return list;
+}
+
+static void prune_deletes_entries_older_than_the_cutoff_and_keeps_recent_ones(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    uint64_t now = util_wall_ms();
+    record_at(fx, "a-100-days", now - 100 * DAY_MS);
+    record_at(fx, "b-91-days", now - 91 * DAY_MS);
+    record_at(fx, "c-89-days", now - 89 * DAY_MS);
+    record_at(fx, "d-now", 0);
+    json_t *list = all_entries(fx);
+    assert_int_equal(json_array_size(list), 4);
+    /* the injected time is the entry's time */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "time_ms")),
+                     (json_int_t)(now - 100 * DAY_MS));
+    json_decref(list);
+    size_t n = 0;
+    assert_int_equal(auth_audit_prune(fx->s, now - 90 * DAY_MS, 1000, &n, &err), 0);
+    assert_int_equal(n, 2);
+    list = all_entries(fx);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "action")),
+                        "c-89-days");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "action")),
+                        "d-now");
+    json_decref(list);
+    assert_int_equal(auth_audit_prune(fx->s, now - 90 * DAY_MS, 1000, &n, &err), 0);
+    assert_int_equal(n, 0);
+}
+
+static void prune_is_bounded_per_call(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    uint64_t old = util_wall_ms() - 400 * DAY_MS;
+    for (int i = 0; i < 1200; i++) /* more than one store batch */
+        record_at(fx, "old", old + (uint64_t)i);
+    size_t n = 0;
+    assert_int_equal(auth_audit_prune(fx->s, util_wall_ms(), 1100, &n, &err), 0);
+    assert_int_equal(n, 1100);
+    assert_int_equal(auth_audit_prune(fx->s, util_wall_ms(), 1100, &n, &err), 0);
+    assert_int_equal(n, 100);
+    json_t *list = all_entries(fx);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+}
+
+static uint64_t clock_in_ten_days(void) {
+    return util_wall_ms() + 10 * DAY_MS;
+}
+
+/* The retention thread with a clock ten days ahead and 7 days' retention: entries made now
+ * are 10 days old to it and go; one made "in 5 days" is 5 days old and stays. */
+static void pruner_thread_applies_the_retention_with_an_injected_clock(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    uint64_t now = util_wall_ms();
+    record_at(fx, "now", 0);
+    record_at(fx, "in-5-days", now + 5 * DAY_MS);
+    assert_null(auth_audit_pruner_start(fx->s, 0, NULL, &err)); /* 0 days: caller's off */
+    auth_audit_pruner_t *p = auth_audit_pruner_start(fx->s, 7, clock_in_ten_days, &err);
+    assert_non_null(p);
+    size_t left = 0;
+    for (int i = 0; i < 500; i++) { /* bounded: the first round runs at start */
+        json_t *list = all_entries(fx);
+        left = json_array_size(list);
+        json_decref(list);
+        if (left == 1) break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    auth_audit_pruner_stop(p);
+    assert_int_equal(left, 1);
+    json_t *list = all_entries(fx);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "action")),
+                        "in-5-days");
+    json_decref(list);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(recorded_entry_has_every_field, setup, teardown),
@@ -168,6 +259,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(since_filters_by_time, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_strings_are_neutralised_and_bounded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            prune_deletes_entries_older_than_the_cutoff_and_keeps_recent_ones, setup, teardown),
+        cmocka_unit_test_setup_teardown(prune_is_bounded_per_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(pruner_thread_applies_the_retention_with_an_injected_clock,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

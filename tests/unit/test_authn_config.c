@@ -54,6 +54,36 @@ static void rate_limits_parse_rate_and_burst(void **state) {
     }
 }
 
+static void ip_rate_limit_and_audit_retention(void **state) {
+    (void)state;
+    api_config_t c;
+    err_t e;
+    assert_int_equal(parse(&c, &e, (char *[]){"server", "--dev", NULL}), 0);
+    assert_int_equal(c.rl_ip, -1); /* decided at start: off for --dev on loopback */
+    assert_true(c.rl_ip_rate == 100 && c.rl_ip_burst == 200);
+    assert_int_equal(c.audit_retention_days, 90);
+    assert_int_equal(parse(&c, &e,
+                           (char *[]){"server", "--dev", "--rate-limit-ip", "3:7",
+                                      "--audit-retention-days", "0", NULL}),
+                     0);
+    assert_int_equal(c.rl_ip, 1);
+    assert_true(c.rl_ip_rate == 3 && c.rl_ip_burst == 7);
+    assert_int_equal(c.audit_retention_days, 0); /* keep forever */
+    assert_int_equal(parse(&c, &e, (char *[]){"server", "--dev", "--rate-limit-ip", "off", NULL}),
+                     0);
+    assert_int_equal(c.rl_ip, 0);
+    const char *bad[] = {"0:10", "5", "5:0", "on", "5:10x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {"server", "--dev", "--rate-limit-ip", (char *)bad[i], NULL};
+        assert_int_equal(parse(&c, &e, argv), -1);
+        assert_non_null(strstr(e.msg, "--rate-limit-ip wants RATE:BURST"));
+    }
+    assert_int_equal(
+        parse(&c, &e, (char *[]){"server", "--dev", "--audit-retention-days", "-1", NULL}), -1);
+    assert_int_equal(
+        parse(&c, &e, (char *[]){"server", "--dev", "--audit-retention-days", "x", NULL}), -1);
+}
+
 static void tls_flags_go_together(void **state) {
     (void)state;
     api_config_t c;
@@ -87,6 +117,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(auth_defaults_and_flag),
         cmocka_unit_test(rate_limits_parse_rate_and_burst),
+        cmocka_unit_test(ip_rate_limit_and_audit_retention),
         cmocka_unit_test(tls_flags_go_together),
         cmocka_unit_test(connection_limits),
     };
