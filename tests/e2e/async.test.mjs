@@ -110,8 +110,13 @@ test('X-Callback-Url to a loopback address is refused without --egress-allow', a
     assert.equal(r.status, 202, r.text);
     await waitFor(() => strict.logLines().some((l) => /X-Callback-Url POST failed: egress refused/.test(l.msg)),
       { timeoutMs: 15000, what: 'the refusal in the log' });
-    const g = await strict.get(`/v1/executions/${r.body.execution_id}`);
+    const g = await waitFor(async () => {
+      const x = await strict.get(`/v1/executions/${r.body.execution_id}`);
+      return x.body.callback?.state === 'failed' ? x : null;
+    }, { timeoutMs: 10000, what: 'the callback recorded as failed' });
     assert.equal(g.body.status, 'ok', 'the execution itself succeeded');
+    assert.equal(g.body.callback.attempts, 1, 'a refusal by policy is final, not retried');
+    assert.match(g.body.callback.last_error, /egress refused/);
     assert.equal(hits, 0, 'nothing reached the loopback listener');
   } finally {
     await strict.close();
