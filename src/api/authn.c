@@ -414,18 +414,24 @@ static const char *authn_check_ns(http_req_t *r) {
     return r->ns;
 }
 
-static bool authn_rate_ok(http_req_t *r) {
+/* Takes a token from the principal's bucket (unless !per_key) and the namespace's (unless
+ * !per_ns: a public route's namespace is known only to its handler). */
+static bool authn_rate_take(http_req_t *r, bool per_key, bool per_ns) {
     uint32_t ra = 0;
     char key[96];
     snprintf(key, sizeof key, "key:%s", r->principal_id);
-    bool ok = auth_ratelimit_take(r->api->rl_key, key, &ra);
-    if (ok) {
+    bool ok = !per_key || auth_ratelimit_take(r->api->rl_key, key, &ra);
+    if (ok && per_ns) {
         snprintf(key, sizeof key, "ns:%s", r->ns);
         ok = auth_ratelimit_take(r->api->rl_ns, key, &ra);
     }
     if (ok) return true;
     authn_send_429(r, ra);
     return false;
+}
+
+static bool authn_rate_ok(http_req_t *r) {
+    return authn_rate_take(r, true, true);
 }
 
 bool api_authn_request(http_req_t *r, const route_match_t *m) {
@@ -442,11 +448,11 @@ bool api_authn_request(http_req_t *r, const route_match_t *m) {
      * from the header: /fn/… is "default", /ns/{ns}/fn/… sets it in its handler */
     if (perm == AUTH_PUBLIC) {
         if (authn_is_probe(r->url)) return true;
-        /* a valid credential makes it authenticated traffic, under its key's limits (taken
-         * once: api_authn_trigger does not take them again); anything else is the client
-         * IP's */
+        /* a valid credential makes it authenticated traffic: its key's bucket here, its
+         * namespace's in api_authn_trigger once the handler knows it; anything else is
+         * the client IP's */
         if (r->api->auth_on && authn_bearer(r)) {
-            if (authn_verify(r, 0, &e) == 0) return authn_rate_ok(r);
+            if (authn_verify(r, 0, &e) == 0) return authn_rate_take(r, true, false);
             if (e.code != R3E_EUNAUTH) {
                 http_send_err(r, &e);
                 return false;
@@ -483,7 +489,7 @@ bool api_authn_trigger(http_req_t *r, const char *mode) {
         http_send_err(r, &e);
         return false;
     }
-    return pre || authn_rate_ok(r);
+    return authn_rate_take(r, !pre, true); /* pre: the key's token is taken */
 }
 
 /* `r3e server init --data DIR [--admin-key-file PATH]`: creates the admin key without
