@@ -67,7 +67,14 @@ void api_config_usage(void) {
             "  --neo-blocks-per-s N   Neo trigger catch-up, blocks/s per network, default 50\n"
             "                         (R3E_NEO_BLOCKS_PER_S)\n"
             "  --neo-relayer-key-file NAME=PATH  Neo relayer key (WIF) of network NAME,\n"
-            "                         instead of one generated and sealed in the vault\n");
+            "                         instead of one generated and sealed in the vault\n"
+            "  --neo-poll-ms N        Neo trigger polling interval, default 1000\n"
+            "                         (R3E_NEO_POLL_MS)\n"
+            "  --neo-relayer-window [NAME=]N    blocks a relayed Neo transaction stays valid,\n"
+            "                         default 100; no NAME = every network\n"
+            "                         (R3E_NEO_RELAYER_WINDOW)\n"
+            "  --neo-relayer-poll-ms [NAME=]MS  Neo relayer tracking period, default 1000\n"
+            "                         (R3E_NEO_RELAYER_POLL_MS)\n");
 }
 
 static int config_int(const char *what, const char *s, long lo, long hi, long *out, err_t *err) {
@@ -160,6 +167,23 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
         memcpy(c->neo_relayer_keys + used, v, strlen(v) + 1);
         return 0;
     }
+    if (strcmp(flag, "--neo-relayer-window") == 0 || strcmp(flag, "--neo-relayer-poll-ms") == 0) {
+        /* [NAME=]N: NAME is checked against the --neo networks when the relayer starts */
+        bool window = strcmp(flag, "--neo-relayer-window") == 0;
+        const char *eq = strchr(v, '='), *num = eq ? eq + 1 : v;
+        if (eq && (eq == v || (size_t)(eq - v) >= 64 || strpbrk(v, " \n;") != NULL))
+            return err_set(err, R3E_EINVAL, "%s wants [NAME=]%s, got \"%.100s\"", flag,
+                           window ? "N" : "MS", v);
+        if (config_int(flag, num, window ? 1 : 10, window ? 5760 : 60000, &n, err) < 0) return -1;
+        size_t used = strlen(c->neo_relayer);
+        int w = snprintf(c->neo_relayer + used, sizeof c->neo_relayer - used, "%s %s\n",
+                         window ? "window" : "poll-ms", v);
+        if (w < 0 || (size_t)w >= sizeof c->neo_relayer - used) {
+            c->neo_relayer[used] = '\0';
+            return err_set(err, R3E_EINVAL, "too many --neo-relayer-* options");
+        }
+        return 0;
+    }
     if (strncmp(flag, "--eth-relayer-", 14) == 0) {
         if (eth_relayer_opt_check(flag + 14, v, err) < 0) return -1;
         size_t used = strlen(c->eth_relayer);
@@ -229,6 +253,9 @@ static int config_set(api_config_t *c, const char *flag, const char *v, err_t *e
     } else if (strcmp(flag, "--neo-blocks-per-s") == 0) {
         if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
         c->neo_blocks_per_s = (uint32_t)n;
+    } else if (strcmp(flag, "--neo-poll-ms") == 0) {
+        if (config_int(flag, v, 10, 600000, &n, err) < 0) return -1;
+        c->neo_poll_ms = (uint32_t)n;
     } else if (strcmp(flag, "--default-concurrency") == 0) {
         if (config_int(flag, v, 1, 100000, &n, err) < 0) return -1;
         c->default_concurrency = (uint32_t)n;
@@ -256,6 +283,9 @@ static const struct {
     {"R3E_ETH", "--eth"},
     {"R3E_NEO", "--neo"},
     {"R3E_NEO_BLOCKS_PER_S", "--neo-blocks-per-s"},
+    {"R3E_NEO_POLL_MS", "--neo-poll-ms"},
+    {"R3E_NEO_RELAYER_WINDOW", "--neo-relayer-window"},
+    {"R3E_NEO_RELAYER_POLL_MS", "--neo-relayer-poll-ms"},
 };
 
 int api_config_parse(api_config_t *c, int argc, char **argv, err_t *err) {

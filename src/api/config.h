@@ -48,6 +48,8 @@ typedef struct {
     char neo_nets[4096];           /* --neo values joined by ';' */
     char eth_relayer[8192];        /* --eth-relayer-OPT NAME=V, as "OPT NAME=V\n" lines */
     uint32_t neo_blocks_per_s;     /* Neo event source catch-up bound, 0 = default (50) */
+    uint32_t neo_poll_ms;          /* --neo-poll-ms: Neo trigger polling, 0 = default (1000) */
+    char neo_relayer[2048];        /* --neo-relayer-window/-poll-ms as "OPT [NAME=]V\n" */
     char neo_relayer_keys[4096];   /* --neo-relayer-key-file NAME=PATH values joined by ';' */
     int eth_poll_ms;               /* --eth-poll-ms: head polling interval, default 1000 */
     bool eth_ws_off;               /* --eth-ws off: poll instead of eth_subscribe */

@@ -83,6 +83,7 @@ static const route_t srv_routes[] = {
     ROUTE("POST", "/v1/triggers/{id}/disable", api_h_triggers_disable),
     ROUTE("GET", "/v1/relayer/neo/{network}", api_h_neo_relayer_info),
     ROUTE("POST", "/v1/relayer/neo/{network}/transactions", api_h_neo_relayer_submit),
+    ROUTE("GET", "/v1/relayer/neo/{network}/transactions", api_h_neo_relayer_list),
     ROUTE("GET", "/v1/relayer/neo/{network}/transactions/{id}", api_h_neo_relayer_get),
     ROUTE("GET", "/v1/dlq", api_h_dlq_list),
     ROUTE("POST", "/v1/dlq/{id}/replay", api_h_dlq_replay),
@@ -546,8 +547,9 @@ int server_main(int argc, char **argv) {
     if (!api) return 1;
     err_t err;
     if (api_config_parse(&api->cfg, argc, argv, &err) < 0) {
-        fprintf(stderr, "r3e server: %s\n", err.msg);
+        /* the error last, where the operator (and a log tail) sees it, after the long usage */
         api_config_usage();
+        fprintf(stderr, "\nr3e server: %s\n", err.msg);
         free(api);
         return 2;
     }

@@ -49,6 +49,7 @@
     X("POST", "/v1/triggers/{id}/disable", AUTH_PERM_TRIGGERS_WRITE)                               \
     X("GET", "/v1/relayer/neo/{network}", AUTH_PERM_FUNCTIONS_READ)                                \
     X("POST", "/v1/relayer/neo/{network}/transactions", AUTH_PERM_FUNCTIONS_WRITE)                 \
+    X("GET", "/v1/relayer/neo/{network}/transactions", AUTH_PERM_FUNCTIONS_READ)                   \
     X("GET", "/v1/relayer/neo/{network}/transactions/{id}", AUTH_PERM_FUNCTIONS_READ)              \
     X("GET", "/v1/dlq", AUTH_PERM_TRIGGERS_READ)                                                   \
     X("POST", "/v1/dlq/{id}/replay", AUTH_PERM_TRIGGERS_WRITE)                                     \

@@ -172,6 +172,126 @@ int chain_net_id(chain_net_t *net, uint64_t *out, err_t *err) {
     return 0;
 }
 
+static const char *const eth_final_states[CHAIN_TX_FINAL_N] = {"mined", "failed", "dropped",
+                                                               "error"};
+static const char *const neo_final_states[CHAIN_TX_FINAL_N] = {"executed", "faulted", "error",
+                                                               NULL};
+
+const char *const *chain_relayer_final_states(chain_kind_t kind) {
+    return kind == CHAIN_ETH ? eth_final_states : neo_final_states;
+}
+
+int chain_relayer_final_index(chain_kind_t kind, const char *state) {
+    const char *const *names = chain_relayer_final_states(kind);
+    for (int i = 0; state && i < CHAIN_TX_FINAL_N; i++)
+        if (names[i] && strcmp(names[i], state) == 0) return i;
+    return -1;
+}
+
+/* r3e_chain_head, r3e_chain_source_lag_blocks, r3e_chain_source_events_total and
+ * r3e_chain_source_reorgs_total: every configured network (a network without triggers shows
+ * zeros, and no head until its source has read one). */
+static void chain_nets_source_metrics(chain_nets_t *n, FILE *f) {
+    fputs("# HELP r3e_chain_head The last head block seen by the event source.\n"
+          "# TYPE r3e_chain_head gauge\n",
+          f);
+    for (size_t i = 0; i < n->n; i++) {
+        const chain_net_t *c = n->v[i];
+        if (atomic_load(&c->src.head_known))
+            fprintf(f, "r3e_chain_head{chain=\"%s\",network=\"%s\"} %llu\n",
+                    chain_kind_name(c->kind), c->name, atomic_load(&c->src.head));
+    }
+    fputs("# HELP r3e_chain_source_lag_blocks Blocks the furthest-behind enabled trigger still "
+          "has to process.\n"
+          "# TYPE r3e_chain_source_lag_blocks gauge\n",
+          f);
+    for (size_t i = 0; i < n->n; i++)
+        fprintf(f, "r3e_chain_source_lag_blocks{chain=\"%s\",network=\"%s\"} %llu\n",
+                chain_kind_name(n->v[i]->kind), n->v[i]->name, atomic_load(&n->v[i]->src.lag));
+    fputs("# HELP r3e_chain_source_events_total Events the chain sources emitted to triggers.\n"
+          "# TYPE r3e_chain_source_events_total counter\n",
+          f);
+    for (size_t i = 0; i < n->n; i++) {
+        const chain_net_t *c = n->v[i];
+        bool eth = c->kind == CHAIN_ETH;
+        const char *types[CHAIN_EV_N] = {eth ? "eth.block" : "neo.block",
+                                         eth ? "eth.log" : "neo.notification"};
+        for (int t = 0; t < CHAIN_EV_N; t++)
+            fprintf(f,
+                    "r3e_chain_source_events_total{chain=\"%s\",network=\"%s\",type=\"%s\"} %llu\n",
+                    chain_kind_name(c->kind), c->name, types[t], atomic_load(&c->src.events[t]));
+    }
+    if (chain_nets_count(n, CHAIN_ETH) == 0) return;
+    fputs("# HELP r3e_chain_source_reorgs_total Reorgs undone by eth triggers (once per trigger "
+          "that had processed the abandoned blocks).\n"
+          "# TYPE r3e_chain_source_reorgs_total counter\n",
+          f);
+    for (size_t i = 0; i < n->n; i++)
+        if (n->v[i]->kind == CHAIN_ETH)
+            fprintf(f, "r3e_chain_source_reorgs_total{chain=\"eth\",network=\"%s\"} %llu\n",
+                    n->v[i]->name, atomic_load(&n->v[i]->src.reorgs));
+}
+
+/* r3e_relayer_*: the networks with an enabled relayer. */
+static void chain_nets_relayer_metrics(chain_nets_t *n, FILE *f) {
+    size_t on = 0, eth_on = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        bool r = atomic_load(&n->v[i]->relayer.on);
+        on += r;
+        eth_on += r && n->v[i]->kind == CHAIN_ETH && atomic_load(&n->v[i]->relayer.balance_known);
+    }
+    if (!on) return;
+    static const char *const live[CHAIN_TX_LIVE_N] = {"queued", "submitted"};
+    fputs("# HELP r3e_relayer_transactions Relayed transactions not final yet, by state, at the "
+          "tracker's last round.\n"
+          "# TYPE r3e_relayer_transactions gauge\n",
+          f);
+    for (size_t i = 0; i < n->n; i++) {
+        const chain_net_t *c = n->v[i];
+        if (!atomic_load(&c->relayer.on)) continue;
+        for (int s = 0; s < CHAIN_TX_LIVE_N; s++)
+            fprintf(f, "r3e_relayer_transactions{chain=\"%s\",network=\"%s\",state=\"%s\"} %llu\n",
+                    chain_kind_name(c->kind), c->name, live[s], atomic_load(&c->relayer.live[s]));
+    }
+    fputs("# HELP r3e_relayer_transactions_final_total Relayed transactions that reached a final "
+          "state since the server started.\n"
+          "# TYPE r3e_relayer_transactions_final_total counter\n",
+          f);
+    for (size_t i = 0; i < n->n; i++) {
+        const chain_net_t *c = n->v[i];
+        if (!atomic_load(&c->relayer.on)) continue;
+        const char *const *names = chain_relayer_final_states(c->kind);
+        for (int s = 0; s < CHAIN_TX_FINAL_N && names[s]; s++)
+            fprintf(
+                f,
+                "r3e_relayer_transactions_final_total{chain=\"%s\",network=\"%s\",state=\"%s\"} "
+                "%llu\n",
+                chain_kind_name(c->kind), c->name, names[s], atomic_load(&c->relayer.final[s]));
+    }
+    fputs("# HELP r3e_relayer_resubmits_total Relayed transactions re-signed and sent again (eth: "
+          "fee bump; neo: validUntilBlock passed).\n"
+          "# TYPE r3e_relayer_resubmits_total counter\n",
+          f);
+    for (size_t i = 0; i < n->n; i++) {
+        const chain_net_t *c = n->v[i];
+        if (atomic_load(&c->relayer.on))
+            fprintf(f, "r3e_relayer_resubmits_total{chain=\"%s\",network=\"%s\"} %llu\n",
+                    chain_kind_name(c->kind), c->name, atomic_load(&c->relayer.resubmits));
+    }
+    if (!eth_on) return;
+    fputs("# HELP r3e_relayer_balance_wei The Ethereum relayer's balance when its tracker last "
+          "read it (at most every 30 s).\n"
+          "# TYPE r3e_relayer_balance_wei gauge\n",
+          f);
+    for (size_t i = 0; i < n->n; i++) {
+        const chain_net_t *c = n->v[i];
+        if (c->kind == CHAIN_ETH && atomic_load(&c->relayer.on) &&
+            atomic_load(&c->relayer.balance_known))
+            fprintf(f, "r3e_relayer_balance_wei{chain=\"eth\",network=\"%s\"} %.17g\n", c->name,
+                    atomic_load(&c->relayer.balance));
+    }
+}
+
 char *chain_nets_metrics_text(chain_nets_t *n) {
     char *text = NULL;
     size_t len = 0;
@@ -226,6 +346,8 @@ char *chain_nets_metrics_text(chain_nets_t *n) {
                     k, nm, cum);
         }
     }
+    if (n && n->n) chain_nets_source_metrics(n, f);
+    if (n && n->n) chain_nets_relayer_metrics(n, f);
     if (fclose(f) != 0) {
         free(text);
         return NULL;

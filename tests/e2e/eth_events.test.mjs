@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, uniqueName, assertError, waitFor } from './lib/server.mjs';
+import { startServer, uniqueName, assertError, waitFor, metricSum } from './lib/server.mjs';
 
 // scripts/test.sh runs `npm ci` in tests/eth; a bare ctest run may not have.
 const ethDir = new URL('../eth/', import.meta.url).pathname;
@@ -169,6 +169,43 @@ test('a reorg (evm_snapshot / evm_revert) re-delivers the abandoned logs with re
   assert.equal(got[2].id, `${t.id}:${old[1].blockHash}:${old[1].logs[0].index}:removed:e1`);
   assert.deepEqual(got.slice(4).map((e) => e.data.blockHash), fresh.map((r) => r.blockHash));
   assert.ok(got[4].id.endsWith(':e1'), got[4].id);
+});
+
+test('/metrics: the eth source\'s head, lag, events by type and reorgs', async () => {
+  const l = { chain: 'eth', network: 'local' };
+  const head = Number(await node.rpc('eth_blockNumber'));
+  const m = await waitFor(async () => {
+    const x = await srv.metrics();
+    return metricSum(x, 'r3e_chain_head', l) === head ? x : null;
+  }, { timeoutMs: 10000, what: 'r3e_chain_head at the node\'s head' });
+  assert.ok(metricSum(m, 'r3e_chain_source_events_total', { ...l, type: 'eth.block' }) >= 5);
+  assert.ok(metricSum(m, 'r3e_chain_source_events_total', { ...l, type: 'eth.log' }) >= 7, 'logs, the removed ones included');
+  assert.ok(metricSum(m, 'r3e_chain_source_reorgs_total', l) >= 1, 'the reorg above');
+  assert.ok(m.some((x) => x.name === 'r3e_chain_source_lag_blocks' && x.labels.network === 'local'));
+  for (const x of m.filter((x) => x.name.startsWith('r3e_chain_')))
+    assert.ok(!Object.values(x.labels).some((v) => /^[0-9A-Z]{26}$/.test(v)), `no trigger ids as labels: ${JSON.stringify(x)}`);
+});
+
+test('a disabled trigger keeps its cursor: enabled again, it delivers the blocks mined while it was off', async () => {
+  const name = uniqueName('off');
+  await srv.deploy(name, RECORDER);
+  const t = await trigger(srv, name, { events: 'blocks' });
+  const hashes = await mine(2);
+  await waitCount(srv, name, 2, 'two blocks');
+  const off = await srv.post(`/v1/triggers/${t.id}/disable`, {});
+  assert.equal(off.status, 200, off.text);
+  await sleep(600); // the source has mirrored the change
+  hashes.push(...await mine(3));
+  await sleep(700);
+  assert.equal((await seen(name)).length, 2, 'nothing is delivered while disabled');
+  const on = await srv.post(`/v1/triggers/${t.id}/enable`, {});
+  assert.equal(on.status, 200, on.text);
+  hashes.push(...await mine(1));
+  const got = await waitCount(srv, name, 6, 'the blocks of the pause and the new one');
+  await sleep(500);
+  assert.equal((await seen(name)).length, 6);
+  assert.deepEqual(got.map((e) => e.data.hash), hashes);
+  await srv.del(`/v1/triggers/${t.id}`);
 });
 
 test('restart mid-stream: every log is delivered exactly once', async () => {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertError, startServer, uniqueName, waitFor } from './lib/server.mjs';
+import { assertError, startServer, uniqueName, waitFor, metricSum } from './lib/server.mjs';
 
 const ethDir = new URL('../eth/', import.meta.url).pathname;
 if (!existsSync(`${ethDir}node_modules/hardhat`)) {
@@ -361,6 +361,21 @@ describe('eth relayer', () => {
     } finally {
       await node.rpc('evm_setAutomine', [true]);
     }
+  });
+
+  test('/metrics: relayed transactions by state, final states, fee-bump resubmissions and the balance', async () => {
+    const l = { chain: 'eth', network: 'local' };
+    const m = await waitFor(async () => {
+      const x = await srv.metrics();
+      return metricSum(x, 'r3e_relayer_transactions', l) === 0 && metricSum(x, 'r3e_relayer_balance_wei', l) > 0 ? x : null;
+    }, { timeoutMs: 40000, intervalMs: 250, what: 'no live record and a known balance' });
+    assert.ok(metricSum(m, 'r3e_relayer_transactions_final_total', { ...l, state: 'mined' }) >= 50, 'the 50 concurrent sends and more');
+    assert.ok(metricSum(m, 'r3e_relayer_resubmits_total', l) >= 1, 'the dropped transaction');
+    assert.deepEqual(m.filter((x) => x.name === 'r3e_relayer_transactions' && x.labels.network === 'local').map((x) => x.labels.state).sort(), ['queued', 'submitted']);
+    assert.deepEqual(m.filter((x) => x.name === 'r3e_relayer_transactions_final_total' && x.labels.network === 'local').map((x) => x.labels.state).sort(), ['dropped', 'error', 'failed', 'mined']);
+    // the balance is the tracker's last reading (at most 30 s old), never a node call per scrape
+    const bal = Number(await provider.getBalance((await srv.get(`${BASE}/local`)).body.address));
+    assert.ok(Math.abs(metricSum(m, 'r3e_relayer_balance_wei', l) - bal) / bal < 0.01);
   });
 
   test('a restart with a transaction pending resumes tracking it; nonces and keys carry on', { timeout: 180_000 }, async () => {

@@ -8,13 +8,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, uniqueName, assertError, waitFor } from './lib/server.mjs';
+import { startServer, uniqueName, assertError, waitFor, metricSum } from './lib/server.mjs';
 import { startNeoPeer } from '../neo/peer.mjs';
 
 let peer, srv;
 before(async () => {
   peer = await startNeoPeer({});
-  srv = await startServer({ workers: 2, args: ['--neo', `local=${peer.url}`], env: { R3E_NEO_POLL_MS: '100' } });
+  srv = await startServer({ workers: 2, args: ['--neo', `local=${peer.url}`, '--neo-poll-ms', '100'] });
 });
 after(async () => {
   await srv?.close();
@@ -144,6 +144,46 @@ test('restart mid-stream: notifications emitted while r3e is down are delivered 
   assert.deepEqual(all.map((e) => e.data.txid), txids);
   assert.equal(new Set(all.map((e) => e.id)).size, txids.length);
   void got;
+});
+
+test('a disabled trigger keeps its cursor: enabled again, it delivers the blocks produced while it was off', async () => {
+  const name = uniqueName('off');
+  await srv.deploy(name, RECORDER);
+  const t = await trigger(name, { events: 'blocks' });
+  const mined = [peer.control.mineBlock(), peer.control.mineBlock()];
+  await waitFor(async () => (await seen(name)).length >= 2, { timeoutMs: 20000, what: 'two block events' });
+  const off = await srv.post(`/v1/triggers/${t.id}/disable`, {});
+  assert.equal(off.status, 200, off.text);
+  await sleep(500); // the poller has seen it disabled
+  for (let i = 0; i < 3; i++) mined.push(peer.control.mineBlock());
+  await sleep(700);
+  assert.equal((await seen(name)).length, 2, 'nothing is delivered while disabled');
+  const on = await srv.post(`/v1/triggers/${t.id}/enable`, {});
+  assert.equal(on.status, 200, on.text);
+  mined.push(peer.control.mineBlock());
+  const got = await waitFor(async () => {
+    const s = await seen(name);
+    return s.length >= 6 ? s : null;
+  }, { timeoutMs: 20000, what: 'the blocks of the pause and the new one' });
+  await sleep(500);
+  assert.equal((await seen(name)).length, 6);
+  assert.deepEqual(got.map((e) => e.data.index), mined.map((b) => b.index));
+  await srv.del(`/v1/triggers/${t.id}`);
+});
+
+test('/metrics: the Neo source\'s head, lag and events by type', async () => {
+  const m = await srv.metrics();
+  const l = { chain: 'neo', network: 'local' };
+  await waitFor(async () => metricSum(await srv.metrics(), 'r3e_chain_head', l) === peer.control.height(),
+    { timeoutMs: 10000, what: 'r3e_chain_head at the peer\'s height' });
+  // counted since the restart above: the notifications delivered after it, the six blocks
+  assert.ok(metricSum(m, 'r3e_chain_source_events_total', { ...l, type: 'neo.block' }) >= 6);
+  assert.ok(metricSum(m, 'r3e_chain_source_events_total', { ...l, type: 'neo.notification' }) >= 1);
+  assert.ok(m.some((x) => x.name === 'r3e_chain_source_lag_blocks' && x.labels.chain === 'neo' && x.labels.network === 'local'));
+  // no eth series on a Neo-only server, and never a trigger id as a label value
+  assert.ok(!m.some((x) => x.name === 'r3e_chain_source_reorgs_total'));
+  for (const x of m.filter((x) => x.name.startsWith('r3e_chain_') || x.name.startsWith('r3e_relayer_')))
+    assert.ok(!Object.values(x.labels).some((v) => /^[0-9A-Z]{26}$/.test(v)), `no trigger ids as labels: ${JSON.stringify(x)}`);
 });
 
 test('bad trigger specs are 400s that name the problem', async () => {

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, uniqueName, assertError, waitFor } from './lib/server.mjs';
+import { spawnSync } from 'node:child_process';
+import { startServer, uniqueName, assertError, waitFor, metricSum, BIN } from './lib/server.mjs';
 import { startNeoPeer } from '../neo/peer.mjs';
 
 let peer, srv, relayer;
@@ -152,6 +153,83 @@ test('ctx.neo.relay from a function returns the record; bad requests and FAULTs 
   const nf = await srv.post('/v1/relayer/neo/nope/transactions', { script: '00' });
   assertError(nf, 404, 'not_found');
   assertError(await srv.get('/v1/relayer/neo/local/transactions/01ARZ3NDEKTSV4RRFFQ69G5FAV'), 404, 'not_found');
+});
+
+test('listing is newest first, bounded by limit, and scoped by namespace', async () => {
+  const ns = 'neo-relay-ns';
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await srv.post('/v1/relayer/neo/local/transactions', { contract: peer.tokens.GAS, method: 'symbol' }, { namespace: ns });
+    assert.equal(r.status, 202, r.text);
+    ids.push(r.body.id);
+  }
+  const l = await srv.get('/v1/relayer/neo/local/transactions?limit=2', { namespace: ns });
+  assert.equal(l.status, 200, l.text);
+  assert.deepEqual(l.body.transactions.map((t) => t.id), [ids[2], ids[1]]);
+  assert.ok(l.body.transactions.every((t) => t.raw === undefined && t.ns === ns));
+  const all = await srv.get('/v1/relayer/neo/local/transactions?limit=100', { namespace: ns });
+  assert.deepEqual(all.body.transactions.map((t) => t.id), [...ids].reverse());
+  const d = await srv.get('/v1/relayer/neo/local/transactions');
+  assert.equal(d.status, 200, d.text);
+  assert.ok(d.body.transactions.length >= 1 && d.body.transactions.length <= 20);
+  assert.ok(!d.body.transactions.some((t) => ids.includes(t.id)));
+  assertError(await srv.get('/v1/relayer/neo/local/transactions?limit=0'), 400, 'invalid_argument');
+  assertError(await srv.get('/v1/relayer/neo/local/transactions?limit=101'), 400, 'invalid_argument');
+  assertError(await srv.get('/v1/relayer/neo/nope/transactions'), 404, 'not_found');
+  peer.control.mineBlock();
+  for (const id of ids) {
+    await waitFor(async () => {
+      const g = await srv.get(`/v1/relayer/neo/local/transactions/${id}`, { namespace: ns });
+      return g.body.state === 'executed';
+    }, { timeoutMs: 15000, what: `${id} executed` });
+  }
+});
+
+test('/metrics: relayed transactions by state, final states and resends', async () => {
+  const l = { chain: 'neo', network: 'local' };
+  const m = await waitFor(async () => {
+    const x = await srv.metrics();
+    return metricSum(x, 'r3e_relayer_transactions', l) === 0 ? x : null;
+  }, { timeoutMs: 10000, what: 'no live relayed transaction left' });
+  // counted since the restart above: the function's relay and the three listed ones at least
+  assert.ok(metricSum(m, 'r3e_relayer_transactions_final_total', { ...l, state: 'executed' }) >= 4);
+  assert.ok(metricSum(m, 'r3e_relayer_resubmits_total', l) >= 1, 'the resend after the restart');
+  assert.deepEqual(m.filter((x) => x.name === 'r3e_relayer_transactions' && x.labels.chain === 'neo').map((x) => x.labels.state).sort(), ['queued', 'submitted']);
+  assert.deepEqual(m.filter((x) => x.name === 'r3e_relayer_transactions_final_total' && x.labels.chain === 'neo').map((x) => x.labels.state).sort(), ['error', 'executed', 'faulted']);
+});
+
+test('--neo-relayer-window / --neo-relayer-poll-ms set per network; the environment still works; bad values stop start-up', async () => {
+  assert.equal(relayer.validBlocks, 3, 'R3E_NEO_RELAYER_WINDOW from the environment');
+  const s2 = await startServer({ workers: 1, args: ['--neo', `local=${peer.url}`, '--neo-relayer-window', 'local=7', '--neo-relayer-poll-ms', '100', '--neo-poll-ms', '50'] });
+  try {
+    assert.equal((await s2.get('/v1/relayer/neo/local')).body.validBlocks, 7);
+  } finally {
+    await s2.close();
+  }
+  const s3 = await startServer({ workers: 1, args: ['--neo', `local=${peer.url}`, '--neo-relayer-window', '9'] });
+  try {
+    assert.equal((await s3.get('/v1/relayer/neo/local')).body.validBlocks, 9, 'no NAME: every network');
+  } finally {
+    await s3.close();
+  }
+  await assert.rejects(startServer({ workers: 1, args: ['--neo', `local=${peer.url}`, '--neo-relayer-window', 'nope=3'] }),
+    /--neo-relayer-window names network .*nope.*, which is not configured with --neo/);
+  // settings errors stop the server before it opens anything, with the flag (or variable) named
+  const refused = (args, env = {}) => {
+    const r = spawnSync(BIN, ['server', '--data', join(tmpdir(), 'r3e-never-created'), '--neo', `local=${peer.url}`, ...args],
+      { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20000 });
+    assert.notEqual(r.status, 0);
+    return r.stderr;
+  };
+  for (const [args, re] of [
+    [['--neo-relayer-window', '0'], /--neo-relayer-window must be an integer in 1\.\.5760/],
+    [['--neo-relayer-poll-ms', 'local=5'], /--neo-relayer-poll-ms must be an integer in 10\.\.60000/],
+    [['--neo-relayer-window', '=3'], /--neo-relayer-window wants \[NAME=\]N/],
+    [['--neo-poll-ms', 'fast'], /--neo-poll-ms must be an integer/],
+  ]) {
+    assert.match(refused(args), re);
+  }
+  assert.match(refused([], { R3E_NEO_RELAYER_POLL_MS: 'x' }), /R3E_NEO_RELAYER_POLL_MS: --neo-relayer-poll-ms must be an integer/);
 });
 
 test('--neo-relayer-key-file imports the relayer key (WIF)', async () => {

@@ -561,9 +561,13 @@ static json_t *es_block_data(const json_t *b) {
     return d;
 }
 
-static int es_emit(eth_source_t *s, es_trig_t *t, json_t *event, err_t *err) {
+/* Emits for trigger t on net (counted in net's source metrics once ingested). */
+static int es_emit(eth_source_t *s, chain_net_t *net, es_trig_t *t, json_t *event, err_t *err) {
+    const char *type = json_string_value(json_object_get(event, "type"));
+    bool block = type && strcmp(type, "eth.block") == 0;
     int rc = s->emit(s->emit_ctx, t->ns, event, t->id, err);
     json_decref(event);
+    if (rc == 0) atomic_fetch_add(&net->src.events[block ? CHAIN_EV_BLOCK : CHAIN_EV_ITEM], 1);
     return rc;
 }
 
@@ -636,6 +640,8 @@ static int es_head(es_follower_t *f, err_t *err) {
     if (!ok) return r ? err_set(err, R3E_EUPSTREAM, "eth_blockNumber: not a quantity") : -1;
     f->head = h;
     f->head_known = true;
+    atomic_store(&f->net->src.head, h);
+    atomic_store(&f->net->src.head_known, true);
     return 0;
 }
 
@@ -691,7 +697,8 @@ static int es_reorg(es_follower_t *f, es_trig_t *t, err_t *err) {
             snprintf(subj, sizeof subj, "%" PRIu64, x->number);
             json_t *d = json_pack("{s:I,s:s,s:b}", "number", (json_int_t)x->number, "hash", x->hash,
                                   "removed", 1);
-            if (es_emit(s, t, es_cloudevent(f->net->name, "eth.block", id, subj, 0, d), err) < 0)
+            if (es_emit(s, f->net, t, es_cloudevent(f->net->name, "eth.block", id, subj, 0, d),
+                        err) < 0)
                 goto fail;
             continue;
         }
@@ -711,7 +718,8 @@ static int es_reorg(es_follower_t *f, es_trig_t *t, err_t *err) {
             eth_event_id(id, sizeof id, t->id, x->hash,
                          (long)json_integer_value(json_object_get(d, "logIndex")), true, epoch);
             const char *subj = json_string_value(json_object_get(d, "address"));
-            if (es_emit(s, t, es_cloudevent(f->net->name, "eth.log", id, subj ? subj : "", ts, d),
+            if (es_emit(s, f->net, t,
+                        es_cloudevent(f->net->name, "eth.log", id, subj ? subj : "", ts, d),
                         err) < 0) {
                 json_decref(rec);
                 goto fail;
@@ -734,6 +742,7 @@ static int es_reorg(es_follower_t *f, es_trig_t *t, err_t *err) {
         t->loaded = false;
         return -1;
     }
+    atomic_fetch_add(&f->net->src.reorgs, 1);
     return 1;
 fail:
     es_ops_free(&w);
@@ -760,7 +769,7 @@ static int es_deliver(es_follower_t *f, es_trig_t *t, json_t *blocks, json_t *lo
             char subj[24];
             snprintf(subj, sizeof subj, "%" PRIu64, num);
             eth_event_id(id, sizeof id, t->id, hash, -1, false, t->epoch);
-            if (es_emit(s, t,
+            if (es_emit(s, f->net, t,
                         es_cloudevent(f->net->name, "eth.block", id, subj, ts, es_block_data(b)),
                         err) < 0)
                 goto fail;
@@ -781,8 +790,8 @@ static int es_deliver(es_follower_t *f, es_trig_t *t, json_t *blocks, json_t *lo
                              t->epoch);
                 json_array_append(delivered, d);
                 const char *subj = json_string_value(json_object_get(d, "address"));
-                if (es_emit(s, t, es_cloudevent(f->net->name, "eth.log", id, subj, ts, d), err) <
-                    0) {
+                if (es_emit(s, f->net, t, es_cloudevent(f->net->name, "eth.log", id, subj, ts, d),
+                            err) < 0) {
                     json_decref(delivered);
                     goto fail;
                 }
@@ -1058,6 +1067,15 @@ static bool es_pass(es_follower_t *f) {
     bool behind = false;
     for (size_t i = 0; i < n && !es_stopping(f); i++)
         if (!mine[i]->gone && f->head_known) behind |= es_follow(f, mine[i]);
+    /* the lag gauge: blocks the furthest-behind trigger still has to process */
+    uint64_t lag = 0;
+    for (size_t i = 0; i < n && f->head_known; i++) {
+        const es_trig_t *t = mine[i];
+        int64_t target = (int64_t)f->head - (int64_t)t->f.confirmations;
+        if (t->loaded && !t->gone && target > t->num && (uint64_t)(target - t->num) > lag)
+            lag = (uint64_t)(target - t->num);
+    }
+    atomic_store(&f->net->src.lag, lag);
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < n; i++)
         es_trig_unref_locked(mine[i]);
@@ -1083,6 +1101,7 @@ static void *es_follower_main(void *arg) {
         bool stop = atomic_load(&f->stop);
         if (stop) f->exited = true;
         pthread_mutex_unlock(&f->src->mu);
+        if (stop) atomic_store(&f->net->src.lag, 0); /* no enabled trigger left here */
         if (stop) break;
     }
     es_ws_close(f);

@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ struct eth_relayer {
     uint64_t gen; /* bumped whenever a record changes state */
     pthread_t thread;
     bool thread_on;
+    uint64_t balance_ms; /* tracker: when it last read the balance (for /metrics) */
 };
 
 struct eth_relayers {
@@ -419,6 +421,12 @@ bool eth_relayer_is_final(const char *state) {
                      strcmp(state, "dropped") == 0 || strcmp(state, "error") == 0);
 }
 
+/* Counts a record that just became final (r3e_relayer_transactions_final_total). */
+static void stats_final(eth_relayer_t *r, const char *state) {
+    int i = chain_relayer_final_index(CHAIN_ETH, state);
+    if (i >= 0) atomic_fetch_add(&r->net->relayer.final[i], 1);
+}
+
 /* Writes the record and its live marker (present while not final) in one atomic write. */
 static int rec_save(eth_relayer_t *r, json_t *rec, err_t *err) {
     touch(rec);
@@ -782,6 +790,7 @@ json_t *eth_relayer_send(eth_relayer_t *r, const eth_relayer_caller_t *who, cons
     pthread_mutex_lock(&r->mu_send);
     int rc = send_locked(r, rec, max_fee, tip, err);
     pthread_mutex_unlock(&r->mu_send);
+    if (rc == 0 && eth_relayer_is_final(js(rec, "state"))) stats_final(r, js(rec, "state"));
     if (rc < 0) {
         json_decref(rec);
         rec = NULL;
@@ -919,8 +928,10 @@ static json_t *receipt_summary(const json_t *rc) {
     return o;
 }
 
-/* Under mu_send: what happens to one live record this tick. */
-static void track_one(eth_relayer_t *r, live_t *l, uint64_t head, bool *changed) {
+/* Under mu_send: what happens to one live record this tick. live[] counts the records left
+ * queued / submitted. */
+static void track_one(eth_relayer_t *r, live_t *l, uint64_t head, bool *changed,
+                      uint64_t live[CHAIN_TX_LIVE_N]) {
     err_t e;
     json_t *rec = rec_load(r, l->ns, l->id, &e);
     if (!rec) {
@@ -930,7 +941,8 @@ static void track_one(eth_relayer_t *r, live_t *l, uint64_t head, bool *changed)
         return;
     }
     const char *state = js(rec, "state");
-    if (eth_relayer_is_final(state)) goto save;
+    bool was_final = eth_relayer_is_final(state);
+    if (was_final) goto save;
     if (l->receipt) {
         json_t *sum = receipt_summary(l->receipt);
         bool ok = json_integer_value(json_object_get(sum, "status")) == 1;
@@ -993,6 +1005,7 @@ static void track_one(eth_relayer_t *r, live_t *l, uint64_t head, bool *changed)
                  "maxFeePerGas %llu (+10%%)",
                  r->net->name, l->id, r->pol.resubmit_blocks,
                  (unsigned long long)get_u64_dec(rec, "nonce"), (unsigned long long)max_fee);
+        atomic_fetch_add(&r->net->relayer.resubmits, 1);
     }
     char msg[300];
     int cls = broadcast(r, raw, msg, &e);
@@ -1030,7 +1043,39 @@ static void track_one(eth_relayer_t *r, live_t *l, uint64_t head, bool *changed)
 save:
     if (rec_save(r, rec, &e) < 0) log_error("eth relayer %s: %s", r->net->name, e.msg);
 done:
+    state = js(rec, "state");
+    if (!was_final && eth_relayer_is_final(state)) stats_final(r, state);
+    if (state && strcmp(state, "queued") == 0) live[CHAIN_TX_QUEUED]++;
+    if (state && strcmp(state, "submitted") == 0) live[CHAIN_TX_SUBMITTED]++;
     json_decref(rec);
+}
+
+/* The balance gauge: one eth_getBalance at most every 30 s, from the tracker, so a scrape
+ * never waits for the node. */
+static void balance_refresh(eth_relayer_t *r) {
+    uint64_t now = util_now_us() / 1000;
+    if (r->balance_ms && now - r->balance_ms < 30000) return;
+    r->balance_ms = now;
+    err_t e;
+    json_t *bal = node(r, "eth_getBalance", json_pack("[s,s]", r->addr_hex, "latest"), NULL, &e);
+    const char *hex = json_string_value(bal);
+    if (hex && strncmp(hex, "0x", 2) == 0 && hex[2] && strlen(hex) <= 66) {
+        double v = 0;
+        bool ok = true;
+        for (const char *p = hex + 2; *p && ok; p++) {
+            int d = isdigit((unsigned char)*p) ? *p - '0'
+                    : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
+                    : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10
+                                               : -1;
+            ok = d >= 0;
+            v = v * 16 + d;
+        }
+        if (ok) {
+            atomic_store(&r->net->relayer.balance, v);
+            atomic_store(&r->net->relayer.balance_known, true);
+        }
+    }
+    json_decref(bal);
 }
 
 static void tick(eth_relayer_t *r) {
@@ -1046,6 +1091,8 @@ static void tick(eth_relayer_t *r) {
         return;
     }
     if (n == 0) {
+        atomic_store(&r->net->relayer.live[CHAIN_TX_QUEUED], 0);
+        atomic_store(&r->net->relayer.live[CHAIN_TX_SUBMITTED], 0);
         store_strv_free(keys, n);
         store_strv_free(vals, n);
         return;
@@ -1095,11 +1142,14 @@ static void tick(eth_relayer_t *r) {
         json_decref(res);
     }
     bool changed = false;
+    uint64_t live[CHAIN_TX_LIVE_N] = {0};
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&r->mu_send);
-        track_one(r, &ls[i], head, &changed);
+        track_one(r, &ls[i], head, &changed, live);
         pthread_mutex_unlock(&r->mu_send);
     }
+    for (int k = 0; k < CHAIN_TX_LIVE_N; k++)
+        atomic_store(&r->net->relayer.live[k], live[k]);
     if (changed) notify(r, false);
 out:
     for (size_t i = 0; ls && i < n; i++) {
@@ -1127,6 +1177,7 @@ static void *tracker(void *arg) {
         if (r->stop) break;
         r->kick = false;
         pthread_mutex_unlock(&r->mu);
+        balance_refresh(r);
         tick(r);
         pthread_mutex_lock(&r->mu);
     }
@@ -1202,6 +1253,7 @@ static int relayer_key(eth_relayer_t *r, vault_t *vault, err_t *err) {
 
 static void relayer_free(eth_relayer_t *r) {
     if (!r) return;
+    if (r->enabled) atomic_store(&r->net->relayer.on, false);
     if (r->thread_on) {
         pthread_mutex_lock(&r->mu);
         r->stop = true;
@@ -1257,6 +1309,7 @@ static eth_relayer_t *relayer_new(chain_net_t *net, store_t *store, vault_t *vau
         return NULL;
     }
     r->thread_on = true;
+    atomic_store(&net->relayer.on, true);
     log_info("eth relayer %s: address %s (resubmit after %u blocks, max gas price %s)", net->name,
              r->addr_hex, r->pol.resubmit_blocks, r->pol.max_gas_price ? "set" : "none");
     return r;

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,15 @@ typedef struct {
     uint8_t account[20];
     char address[NEO_ADDRESS_LEN + 1];
     char hash_disp[43];
-    char why[400]; /* why it is disabled */
+    char why[400];            /* why it is disabled */
+    unsigned window, poll_ms; /* --neo-relayer-window / --neo-relayer-poll-ms */
+    uint64_t due_ms;          /* the tracker's next round for this network */
 } neo_rnet_t;
 
 typedef struct neo_relayer {
     api_t *api;
     neo_rnet_t *nets;
     size_t n;
-    unsigned window, poll_ms;
     pthread_t th;
     bool running, stop;
     pthread_mutex_t mu;
@@ -348,6 +350,12 @@ static bool rec_final(const char *state) {
                      strcmp(state, "error") == 0);
 }
 
+/* Counts a record that just became final (for r3e_relayer_transactions_final_total). */
+static void stats_final(neo_rnet_t *rn, const char *state) {
+    int i = chain_relayer_final_index(CHAIN_NEO, state);
+    if (i >= 0) atomic_fetch_add(&rn->net->relayer.final[i], 1);
+}
+
 /* Writes the record and its live marker (deleted once final) atomically. */
 static int rec_put(neo_relayer_t *R, json_t *rec, err_t *err) {
     char ts[40], key[400], lkey[200];
@@ -452,7 +460,7 @@ json_t *neo_relayer_submit(api_t *api, const char *network, const char *ns, cons
         json_decref(cnt);
         goto out;
     }
-    uint32_t vub = (uint32_t)json_integer_value(cnt) - 1 + R->window;
+    uint32_t vub = (uint32_t)json_integer_value(cnt) - 1 + rn->window;
     json_decref(cnt);
     char id[27], ts[40];
     util_ulid(id);
@@ -489,6 +497,7 @@ json_t *neo_relayer_submit(api_t *api, const char *network, const char *ns, cons
     if (rec_sign(rn, rec, vub, err) < 0 || rec_put(R, rec, err) < 0) goto fail;
     rec_send(rn, rec);
     if (rec_put(R, rec, err) < 0) goto fail;
+    if (rec_final(jstr(rec, "state"))) stats_final(rn, jstr(rec, "state"));
     goto out;
 fail:
     json_decref(rec);
@@ -551,9 +560,10 @@ static void track_one(neo_relayer_t *R, neo_rnet_t *rn, json_t *rec, uint32_t he
         size_t tries = json_array_size(json_object_get(rec, "attempts"));
         if (tries >= NEO_RELAYER_MAX_ATTEMPTS) {
             rec_state(rec, "error", "expired without being included, attempts exhausted");
-        } else if (rec_sign(rn, rec, height + R->window, &e) == 0) {
+        } else if (rec_sign(rn, rec, height + rn->window, &e) == 0) {
             log_info("neo relayer %s: %s expired at block %u; resent as %s", rn->net->name,
                      jstr(rec, "id"), vub, jstr(rec, "hash"));
+            atomic_fetch_add(&rn->net->relayer.resubmits, 1);
             rec_state(rec, "queued", NULL);
             rec_send(rn, rec);
         }
@@ -575,6 +585,10 @@ static void track_round(neo_relayer_t *R, neo_rnet_t *rn) {
     if (store_meta_range(R->api->store, LIVE_KIND, from, to, false, 500, &keys, &vals, &n, &e) <
             0 ||
         n == 0) {
+        if (n == 0 && e.code == 0) { /* nothing live */
+            atomic_store(&rn->net->relayer.live[CHAIN_TX_QUEUED], 0);
+            atomic_store(&rn->net->relayer.live[CHAIN_TX_SUBMITTED], 0);
+        }
         store_strv_free(keys, n);
         store_strv_free(vals, n);
         return;
@@ -582,6 +596,7 @@ static void track_round(neo_relayer_t *R, neo_rnet_t *rn) {
     json_t *cnt = rpc1(rn, "getblockcount", NULL, NULL, &e);
     if (json_is_integer(cnt) && json_integer_value(cnt) > 0) {
         uint32_t height = (uint32_t)json_integer_value(cnt) - 1;
+        uint64_t live[CHAIN_TX_LIVE_N] = {0};
         for (size_t i = 0; i < n; i++) {
             char key[400];
             snprintf(key, sizeof key, "%s/%s/%s", rn->net->name, vals[i], keys[i] + strlen(from));
@@ -590,9 +605,18 @@ static void track_round(neo_relayer_t *R, neo_rnet_t *rn) {
             if (store_meta_get(R->api->store, TX_KIND, key, &text, &len, &e) < 0) continue;
             json_t *rec = json_loads(text, 0, NULL);
             free(text);
-            if (rec) track_one(R, rn, rec, height);
+            if (rec) {
+                bool was_final = rec_final(jstr(rec, "state"));
+                track_one(R, rn, rec, height);
+                const char *st = jstr(rec, "state");
+                if (!was_final && rec_final(st)) stats_final(rn, st);
+                if (st && strcmp(st, "queued") == 0) live[CHAIN_TX_QUEUED]++;
+                if (st && strcmp(st, "submitted") == 0) live[CHAIN_TX_SUBMITTED]++;
+            }
             json_decref(rec);
         }
+        for (int k = 0; k < CHAIN_TX_LIVE_N; k++)
+            atomic_store(&rn->net->relayer.live[k], live[k]);
     }
     json_decref(cnt);
     store_strv_free(keys, n);
@@ -604,13 +628,23 @@ static void *tracker_main(void *arg) {
     pthread_mutex_lock(&R->mu);
     while (!R->stop) {
         pthread_mutex_unlock(&R->mu);
-        for (size_t i = 0; i < R->n; i++)
-            if (R->nets[i].key) track_round(R, &R->nets[i]);
+        /* each network on its own period; sleep until the next one is due */
+        uint64_t now = util_now_us() / 1000, next = now + 60000;
+        for (size_t i = 0; i < R->n; i++) {
+            neo_rnet_t *rn = &R->nets[i];
+            if (!rn->key) continue;
+            if (now >= rn->due_ms) {
+                track_round(R, rn);
+                rn->due_ms = now + rn->poll_ms;
+            }
+            if (rn->due_ms < next) next = rn->due_ms;
+        }
+        unsigned wait_ms = next > now ? (unsigned)(next - now) : 1;
         pthread_mutex_lock(&R->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += R->poll_ms / 1000;
-        ts.tv_nsec += (long)(R->poll_ms % 1000) * 1000000L;
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
@@ -683,6 +717,39 @@ void api_h_neo_relayer_get(http_req_t *r, const route_match_t *m) {
     http_send_json(r, 200, rec_public(rec));
 }
 
+/* GET …/transactions?limit=N: the caller's namespace's records, newest first (ids are
+ * ULIDs, so the reverse key order is the creation order). */
+void api_h_neo_relayer_list(http_req_t *r, const route_match_t *m) {
+    err_t e;
+    if (!rnet_find(r->api->neo_relayer, m->params[0], &e)) {
+        http_send_err(r, &e);
+        return;
+    }
+    long limit;
+    if (http_query_int(http_query(r, "limit"), 1, 100, 20, &limit, &e) < 0) {
+        http_send_err(r, &e);
+        return;
+    }
+    char from[200], to[200];
+    snprintf(from, sizeof from, "%s/%s/", m->params[0], r->ns);
+    snprintf(to, sizeof to, "%s/%s0", m->params[0], r->ns); /* '0' follows '/' */
+    char **keys = NULL, **vals = NULL;
+    size_t n = 0;
+    if (store_meta_range(r->api->store, TX_KIND, from, to, true, (size_t)limit, &keys, &vals, &n,
+                         &e) < 0) {
+        http_send_err(r, &e);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_loads(vals[i], 0, NULL);
+        if (rec) json_array_append_new(arr, rec_public(rec));
+    }
+    store_strv_free(keys, n);
+    store_strv_free(vals, n);
+    http_send_json(r, 200, json_pack("{s:o}", "transactions", arr));
+}
+
 void api_h_neo_relayer_info(http_req_t *r, const route_match_t *m) {
     err_t e;
     neo_rnet_t *rn = rnet_find(r->api->neo_relayer, m->params[0], &e);
@@ -704,16 +771,57 @@ void api_h_neo_relayer_info(http_req_t *r, const route_match_t *m) {
     http_send_json(r, 200,
                    json_pack("{s:s,s:s,s:s,s:I,s:i}", "network", rn->net->name, "address",
                              rn->address, "scriptHash", rn->hash_disp, "pending", (json_int_t)n,
-                             "validBlocks", (int)r->api->neo_relayer->window));
+                             "validBlocks", (int)rn->window));
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
-static unsigned env_uint(const char *name, unsigned def, unsigned lo, unsigned hi) {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    long n = strtol(v, NULL, 10);
-    return n < (long)lo ? lo : n > (long)hi ? hi : (unsigned)n;
+/* The value of option opt ("window" | "poll-ms") for network name from the "OPT [NAME=]V"
+ * lines config.c collects: a NAME= line wins over a bare one (every network); def else. */
+static unsigned relayer_opt(const char *opts, const char *opt, const char *name, unsigned def) {
+    unsigned any = def, mine = 0;
+    bool have_mine = false;
+    size_t olen = strlen(opt);
+    for (const char *line = opts; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (len > olen && strncmp(line, opt, olen) == 0 && line[olen] == ' ') {
+            char val[128];
+            snprintf(val, sizeof val, "%.*s", (int)(len - olen - 1), line + olen + 1);
+            char *eq = strchr(val, '=');
+            if (!eq) {
+                any = (unsigned)strtoul(val, NULL, 10);
+            } else if ((size_t)(eq - val) == strlen(name) &&
+                       strncmp(val, name, strlen(name)) == 0) {
+                mine = (unsigned)strtoul(eq + 1, NULL, 10);
+                have_mine = true;
+            }
+        }
+        if (!nl) break;
+        line = nl + 1;
+    }
+    return have_mine ? mine : any;
+}
+
+/* Every NAME= of the --neo-relayer-* options must be a --neo network. */
+static int relayer_opts_check(api_t *api, err_t *err) {
+    for (const char *line = api->cfg.neo_relayer; *line;) {
+        const char *nl = strchr(line, '\n'), *sp = strchr(line, ' ');
+        const char *eq = sp ? strchr(sp, '=') : NULL;
+        if (sp && eq && (!nl || eq < nl)) {
+            char name[64];
+            size_t len = (size_t)(eq - sp - 1);
+            snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), sp + 1);
+            if (!chain_nets_find(api->chains, CHAIN_NEO, name) || !*name)
+                return err_set(err, R3E_EINVAL,
+                               "--neo-relayer-%.*s names network \"%s\", which is not configured "
+                               "with --neo",
+                               (int)(sp - line), line, name);
+        }
+        if (!nl) break;
+        line = nl + 1;
+    }
+    return 0;
 }
 
 int neo_relayer_start(api_t *api, err_t *err) {
@@ -730,6 +838,7 @@ int neo_relayer_start(api_t *api, err_t *err) {
         if (!end) break;
         p = end + 1;
     }
+    if (relayer_opts_check(api, err) < 0) return -1;
     if (n == 0) return 0;
     neo_relayer_t *R = calloc(1, sizeof *R);
     if (!R || !(R->nets = calloc(n, sizeof *R->nets))) {
@@ -738,23 +847,27 @@ int neo_relayer_start(api_t *api, err_t *err) {
     }
     R->api = api;
     R->n = n;
-    R->window = env_uint("R3E_NEO_RELAYER_WINDOW", NEO_RELAYER_DEFAULT_WINDOW, 1, 5760);
-    R->poll_ms = env_uint("R3E_NEO_RELAYER_POLL_MS", NEO_RELAYER_DEFAULT_POLL_MS, 10, 60000);
     pthread_mutex_init(&R->mu, NULL);
     pthread_cond_init(&R->cv, NULL);
     api->neo_relayer = R;
     for (size_t i = 0; i < n; i++) {
         neo_rnet_t *rn = &R->nets[i];
         rn->net = chain_nets_at(api->chains, CHAIN_NEO, i);
+        rn->window =
+            relayer_opt(api->cfg.neo_relayer, "window", rn->net->name, NEO_RELAYER_DEFAULT_WINDOW);
+        rn->poll_ms = relayer_opt(api->cfg.neo_relayer, "poll-ms", rn->net->name,
+                                  NEO_RELAYER_DEFAULT_POLL_MS);
         char buf[1024];
         const char *kf = key_file_for(api->cfg.neo_relayer_keys, rn->net->name, buf, sizeof buf);
         if (rnet_load_key(rn, kf, api_secrets_vault(), err) < 0) {
             neo_relayer_stop(api);
             return -1;
         }
-        if (rn->key)
-            log_info("neo relayer %s: sender %s", rn->net->name, rn->address);
-        else
+        if (rn->key) {
+            atomic_store(&rn->net->relayer.on, true);
+            log_info("neo relayer %s: sender %s (valid %u blocks, tracked every %u ms)",
+                     rn->net->name, rn->address, rn->window, rn->poll_ms);
+        } else
             log_warn("%s", rn->why);
     }
     if (api_host_register(api, "neo.relay", host_relay, api, err) < 0) {
@@ -779,8 +892,10 @@ void neo_relayer_stop(api_t *api) {
         pthread_mutex_unlock(&R->mu);
         pthread_join(R->th, NULL);
     }
-    for (size_t i = 0; i < R->n; i++)
+    for (size_t i = 0; i < R->n; i++) {
+        if (R->nets[i].net) atomic_store(&R->nets[i].net->relayer.on, false);
         neo_key_free(R->nets[i].key);
+    }
     free(R->nets);
     pthread_mutex_destroy(&R->mu);
     pthread_cond_destroy(&R->cv);

@@ -10,7 +10,7 @@
  *   tx       sender = the relayer account, one signer with scope CalledByEntry; systemFee =
  *            gasconsumed of an invokescript test run (a FAULT is refused with the VM's
  *            exception, nothing is sent); networkFee from calculatenetworkfee;
- *            validUntilBlock = height + window (R3E_NEO_RELAYER_WINDOW, default 100)
+ *            validUntilBlock = height + window (--neo-relayer-window, default 100)
  *   tracking a thread polls getapplicationlog for every live record; when the height reaches
  *            validUntilBlock without an application log the transaction can no longer be
  *            included, so it is re-signed with a new validUntilBlock and sent again (each
@@ -59,9 +59,11 @@ int neo_relayer_script(const json_t *req, neo_buf_t *out, err_t *err);
 json_t *neo_relayer_submit(api_t *api, const char *network, const char *ns, const char *function,
                            const char *exec_id, const json_t *req, err_t *err);
 
-/* HTTP: GET /v1/relayer/neo/{network}, POST …/transactions, GET …/transactions/{id}. */
+/* HTTP: GET /v1/relayer/neo/{network}, POST …/transactions, GET …/transactions?limit=N
+ * (newest first, 1..100, default 20), GET …/transactions/{id}. */
 void api_h_neo_relayer_info(http_req_t *r, const route_match_t *m);
 void api_h_neo_relayer_submit(http_req_t *r, const route_match_t *m);
+void api_h_neo_relayer_list(http_req_t *r, const route_match_t *m);
 void api_h_neo_relayer_get(http_req_t *r, const route_match_t *m);
 
 #endif

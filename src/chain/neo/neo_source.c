@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,7 @@ typedef struct {
     const char *id, *ns;
     const json_t *src;
     bool blocks, enabled;
+    bool sweep;    /* served by the current sweep (see neo_round) */
     uint32_t next; /* next block to read */
 } neo_trig_t;
 
@@ -349,8 +351,11 @@ static const json_t *neo_abi_params(neo_poller_t *p, const char *contract, const
 }
 
 static int neo_emit(neo_poller_t *p, const neo_trig_t *t, json_t *event, err_t *err) {
+    const char *type = json_string_value(json_object_get(event, "type"));
+    bool block = type && strcmp(type, "neo.block") == 0;
     int rc = p->s->emit(p->s->emit_ctx, t->ns, event, t->id, err);
     json_decref(event);
+    if (rc == 0) atomic_fetch_add(&p->net->src.events[block ? CHAIN_EV_BLOCK : CHAIN_EV_ITEM], 1);
     return rc;
 }
 
@@ -447,6 +452,41 @@ static unsigned neo_budget(neo_poller_t *p) {
     return (unsigned)p->tokens;
 }
 
+/* Reads blocks *b.. (up to count, within *budget) and delivers each to the triggers of this
+ * sweep whose cursor it is. 0, or -1 after an error (logged; retried next round). */
+static int neo_sweep(neo_poller_t *p, neo_trig_t *ts, size_t nt, uint32_t *b, uint32_t count,
+                     unsigned *budget) {
+    neo_source_t *s = p->s;
+    err_t e;
+    for (; *b<count && * budget> 0 && !neo_stopping(s); (*b)++, (*budget)--, p->tokens -= 1) {
+        bool want_logs = false;
+        for (size_t k = 0; k < nt; k++)
+            want_logs |= ts[k].sweep && !ts[k].blocks && ts[k].next <= *b;
+        json_t *block, *logs;
+        if (neo_fetch(p, *b, want_logs, &block, &logs, &e) < 0) {
+            log_warn("neo %s: block %u: %s", p->net->name, *b, e.msg);
+            json_decref(logs);
+            return -1;
+        }
+        for (size_t k = 0; k < nt; k++) {
+            neo_trig_t *t = &ts[k];
+            if (!t->sweep || t->next != *b) continue;
+            if (neo_deliver(p, t, block, logs, &e) < 0 ||
+                neo_cursor_put(p, t->id, *b + 1, &e) < 0) {
+                log_warn("neo %s: trigger %s, block %u: %s (retried)", p->net->name, t->id, *b,
+                         e.msg);
+                json_decref(block);
+                json_decref(logs);
+                return -1;
+            }
+            t->next = *b + 1;
+        }
+        json_decref(block);
+        json_decref(logs);
+    }
+    return 0;
+}
+
 /* One round: returns 1 when blocks are left to read (behind the tip), 0 when caught up or
  * idle, -1 after an error (logged). */
 static int neo_round(neo_poller_t *p) {
@@ -479,7 +519,10 @@ static int neo_round(neo_poller_t *p) {
     }
     json_decref(live);
     int rc = 0;
-    if (nt == 0) goto out;
+    if (nt == 0) {
+        atomic_store(&p->net->src.lag, 0);
+        goto out;
+    }
     err_t e;
     json_t *cnt = rpc_call(p->net->rpc, "getblockcount", NULL, NULL, &e);
     if (!json_is_integer(cnt) || json_integer_value(cnt) < 1) {
@@ -490,46 +533,35 @@ static int neo_round(neo_poller_t *p) {
     }
     uint32_t count = (uint32_t)json_integer_value(cnt);
     json_decref(cnt);
-    uint32_t lo = UINT32_MAX;
-    for (size_t k = 0; k < nt; k++) {
+    atomic_store(&p->net->src.head, count - 1);
+    atomic_store(&p->net->src.head_known, true);
+    /* A disabled trigger keeps its cursor: enabled again, it resumes where it stopped and
+     * catches up on what happened meanwhile (bounded by --neo-blocks-per-s). */
+    for (size_t k = 0; k < nt; k++)
         ts[k].next = neo_cursor_get(p, ts[k].id, ts[k].src, count);
-        if (!ts[k].enabled && ts[k].next < count) {
-            /* a disabled trigger skips what happens while it is off */
-            if (neo_cursor_put(p, ts[k].id, count, &e) == 0) ts[k].next = count;
-            continue;
-        }
-        if (ts[k].enabled && ts[k].next < lo) lo = ts[k].next;
-    }
+    /* Two sweeps so a trigger far behind (re-enabled after a long pause, or an old
+     * fromBlock) cannot hold up the ones at the tip: first the triggers within one second of
+     * catch-up of the tip, then the others with the budget that is left. */
     unsigned budget = neo_budget(p);
-    uint32_t b = lo;
-    for (; b < count && budget > 0 && !neo_stopping(s); b++, budget--, p->tokens -= 1) {
-        bool want_logs = false;
-        for (size_t k = 0; k < nt; k++)
-            want_logs |= ts[k].enabled && !ts[k].blocks && ts[k].next <= b;
-        json_t *block, *logs;
-        if (neo_fetch(p, b, want_logs, &block, &logs, &e) < 0) {
-            log_warn("neo %s: block %u: %s", p->net->name, b, e.msg);
-            json_decref(logs);
-            rc = -1;
-            goto out;
-        }
+    bool behind = false;
+    for (int sweep = 0; sweep < 2 && rc == 0; sweep++) {
+        uint32_t lo = UINT32_MAX;
         for (size_t k = 0; k < nt; k++) {
-            neo_trig_t *t = &ts[k];
-            if (!t->enabled || t->next != b) continue;
-            if (neo_deliver(p, t, block, logs, &e) < 0 || neo_cursor_put(p, t->id, b + 1, &e) < 0) {
-                log_warn("neo %s: trigger %s, block %u: %s (retried)", p->net->name, t->id, b,
-                         e.msg);
-                json_decref(block);
-                json_decref(logs);
-                rc = -1;
-                goto out;
-            }
-            t->next = b + 1;
+            bool near = ts[k].next >= count || count - ts[k].next <= s->max_bps;
+            ts[k].sweep = ts[k].enabled && ts[k].next < count && (sweep == 0) == near;
+            if (ts[k].sweep && ts[k].next < lo) lo = ts[k].next;
         }
-        json_decref(block);
-        json_decref(logs);
+        if (lo == UINT32_MAX) continue;
+        uint32_t b = lo;
+        rc = neo_sweep(p, ts, nt, &b, count, &budget);
+        behind |= b < count;
     }
-    rc = b < count ? 1 : 0;
+    uint64_t lag = 0;
+    for (size_t k = 0; k < nt; k++)
+        if (ts[k].enabled && ts[k].next < count && count - ts[k].next > lag)
+            lag = count - ts[k].next;
+    atomic_store(&p->net->src.lag, lag);
+    if (rc == 0) rc = behind ? 1 : 0;
 out:
     free(ts);
     json_decref(recs);
@@ -575,13 +607,6 @@ static void neo_src_stop(event_source_t *base) {
         }
 }
 
-static unsigned env_uint(const char *name, unsigned def, unsigned lo, unsigned hi) {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    long n = strtol(v, NULL, 10);
-    return n < (long)lo ? lo : n > (long)hi ? hi : (unsigned)n;
-}
-
 int neo_source_start(api_t *api, err_t *err) {
     size_t n = api->chains ? chain_nets_count(api->chains, CHAIN_NEO) : 0;
     if (n == 0 || !api->ev) return 0;
@@ -593,7 +618,7 @@ int neo_source_start(api_t *api, err_t *err) {
     s->api = api;
     s->npollers = n;
     s->max_bps = api->cfg.neo_blocks_per_s ? api->cfg.neo_blocks_per_s : NEO_SOURCE_DEFAULT_BPS;
-    s->poll_ms = env_uint("R3E_NEO_POLL_MS", NEO_SOURCE_DEFAULT_POLL_MS, 10, 600000);
+    s->poll_ms = api->cfg.neo_poll_ms ? api->cfg.neo_poll_ms : NEO_SOURCE_DEFAULT_POLL_MS;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (size_t i = 0; i < n; i++) {
