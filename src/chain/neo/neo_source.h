@@ -9,9 +9,10 @@
  * (neo:<network>:<txid>:<n>, neo:<network>:block:<index>) and the source names the trigger,
  * so a block replayed after a crash is deduped by the event log. Each trigger's cursor (the
  * next block to read) is persisted in the store's meta family (kind "neocursor") once that
- * block's events are ingested: a restart misses and repeats nothing. Catch-up after downtime
- * is bounded to --neo-blocks-per-s blocks per second per network. dBFT gives single-block
- * finality, so there is no reorg handling.
+ * block's events are ingested: a restart misses and repeats nothing. A disabled trigger keeps
+ * its cursor, so once enabled it delivers what it missed. Catch-up after downtime is bounded
+ * to --neo-blocks-per-s blocks per second per network; triggers near the tip are served
+ * before those far behind. dBFT gives single-block finality, so there is no reorg handling.
  *
  * Threads: the pollers; neo_source_check_trigger runs on HTTP threads. */
 #ifndef R3E_CHAIN_NEO_SOURCE_H
