@@ -407,6 +407,8 @@
             // best effort: an unreleased reservation expires on its own
           }
         };
+        const NONCE_TOO_HIGH = /nonce too high|nonce gap|future nonce/i;
+        const NONCE_TOO_HIGH_TRIES = 30; // x 100 ms
         const NONCE_ERROR = /nonce too low|nonce too high|nonce has already been used|invalid nonce|replacement transaction underpriced|already known|known transaction/i;
 
         const populate = async (tx, reserve = false) => {
@@ -481,11 +483,22 @@
             }
             const reserved = tx.nonce === undefined || tx.nonce === null;
             let hash;
-            try {
-              hash = await rpc('eth_sendRawTransaction', [raw], tx && tx.iface);
-            } catch (e) {
-              if (reserved) await releaseNonce(full.nonce, NONCE_ERROR.test(String((e && e.message) || e)));
-              throw e;
+            for (let attempt = 0; ; attempt++) {
+              try {
+                hash = await rpc('eth_sendRawTransaction', [raw], tx && tx.iface);
+                break;
+              } catch (e) {
+                const msg = String((e && e.message) || e);
+                // A concurrent sender holds the nonce below ours and has not broadcast it yet:
+                // nodes without a queue for future nonces (automining dev nodes, L2
+                // sequencers) refuse ours until it lands, so try again for a moment.
+                if (reserved && NONCE_TOO_HIGH.test(msg) && attempt < NONCE_TOO_HIGH_TRIES) {
+                  await sleep(100);
+                  continue;
+                }
+                if (reserved) await releaseNonce(full.nonce, NONCE_ERROR.test(msg));
+                throw e;
+              }
             }
             const { iface, ...fields } = { ...full, from: address, iface: tx.iface };
             return sentTx(hash, fields, iface);
