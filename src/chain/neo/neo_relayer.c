@@ -582,10 +582,9 @@ static void track_round(neo_relayer_t *R, neo_rnet_t *rn) {
     char **keys = NULL, **vals = NULL;
     size_t n = 0;
     err_t e;
-    if (store_meta_range(R->api->store, LIVE_KIND, from, to, false, 500, &keys, &vals, &n, &e) <
-            0 ||
-        n == 0) {
-        if (n == 0 && e.code == 0) { /* nothing live */
+    int rc = store_meta_range(R->api->store, LIVE_KIND, from, to, false, 500, &keys, &vals, &n, &e);
+    if (rc < 0 || n == 0) {
+        if (rc == 0) { /* nothing live */
             atomic_store(&rn->net->relayer.live[CHAIN_TX_QUEUED], 0);
             atomic_store(&rn->net->relayer.live[CHAIN_TX_SUBMITTED], 0);
         }
