@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,57 @@
 #define KIND_VAULT "vault"
 #define ID_MAX (STORE_NAME_MAX * 2 + VAULT_NAME_MAX + 4)
 #define PAGE 100
+#define EMPTY_SLOTS 256 /* functions remembered as having no secrets */
 
 static const char kcv_label[] = "r3e vault key check v1";
+
+/* "This function has no secrets" as of put generation `gen` (0: slot unused). Every secret
+ * write bumps the vault's generation after it is stored, which invalidates every slot; a
+ * function's bundle is only remembered as empty under the generation read before its
+ * scan, so a put racing the scan either shows in the scan or outdates the slot. */
+typedef struct {
+    uint64_t gen;
+    char prefix[ID_MAX];
+} empty_slot_t;
 
 struct vault {
     store_t *s;
     vault_keyring_t *kr;
-    pthread_mutex_t lock; /* serialises writes and state changes */
-    uint32_t current;     /* master version new records are wrapped with */
+    pthread_mutex_t lock;     /* serialises writes and state changes */
+    uint32_t current;         /* master version new records are wrapped with */
+    _Atomic uint64_t put_gen; /* bumped after every secret record write; starts at 1 */
+    pthread_mutex_t empty_mu; /* guards empty[] (the invoke path's cache) */
+    empty_slot_t empty[EMPTY_SLOTS];
 };
+
+static uint32_t prefix_slot(const char *prefix) {
+    uint32_t h = 2166136261u;
+    for (const char *p = prefix; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h % EMPTY_SLOTS;
+}
+
+/* Called after a secret record was written (or a write was attempted). */
+static void put_gen_bump(vault_t *v) {
+    atomic_fetch_add_explicit(&v->put_gen, 1, memory_order_release);
+}
+
+static bool empty_cached(vault_t *v, const char *prefix) {
+    uint64_t now = atomic_load_explicit(&v->put_gen, memory_order_acquire);
+    empty_slot_t *e = &v->empty[prefix_slot(prefix)];
+    pthread_mutex_lock(&v->empty_mu);
+    bool hit = e->gen == now && strcmp(e->prefix, prefix) == 0;
+    pthread_mutex_unlock(&v->empty_mu);
+    return hit;
+}
+
+static void empty_remember(vault_t *v, const char *prefix, uint64_t gen) {
+    empty_slot_t *e = &v->empty[prefix_slot(prefix)];
+    pthread_mutex_lock(&v->empty_mu);
+    e->gen = gen;
+    snprintf(e->prefix, sizeof e->prefix, "%s", prefix);
+    pthread_mutex_unlock(&v->empty_mu);
+}
 
 bool vault_valid_name(const char *name) {
     if (!name || !(g_ascii_isalpha(*name) || *name == '_')) return false;
@@ -190,6 +233,8 @@ int vault_open(store_t *s, vault_keyring_t *kr, vault_t **out, err_t *err) {
     v->s = s;
     v->kr = kr;
     pthread_mutex_init(&v->lock, NULL);
+    pthread_mutex_init(&v->empty_mu, NULL);
+    atomic_init(&v->put_gen, 1);
     int rc = 0;
     for (int record = 0; record < 2; record++) {
         for (size_t i = 0; rc == 0 && i < vault_keyring_count(kr); i++) {
@@ -215,6 +260,7 @@ void vault_close(vault_t *v) {
     if (!v) return;
     vault_keyring_free(v->kr);
     pthread_mutex_destroy(&v->lock);
+    pthread_mutex_destroy(&v->empty_mu);
     free(v);
 }
 
@@ -362,6 +408,7 @@ static int put_id(vault_t *v, const char *id, const void *value, size_t len, uin
         rc = vault_record_seal(vault_keyring_key(v->kr, v->current), v->current, id, next,
                                util_wall_ms(), value ? value : "", len, &rec, &rec_len, err);
     if (rc == 0) rc = store_meta_put(v->s, KIND_SECRET, id, (char *)rec, rec_len, err);
+    put_gen_bump(v);
     pthread_mutex_unlock(&v->lock);
     free(rec);
     if (rc == 0 && version) *version = next;
@@ -614,16 +661,24 @@ int vault_get_all_for_function(vault_t *v, const char *ns, const char *fn, vault
     if (!v || !out) return err_set(err, R3E_EINVAL, "vault: missing argument");
     memset(out, 0, sizeof *out);
     if (make_id(ns, fn, NULL, prefix, err) != 0) return -1;
+    /* the common case on the invoke path: no secrets, so no guarded allocation (each
+     * sodium_malloc is an mmap + mprotect + mlock, which doubled warm invoke CPU), and once
+     * known, no store scan either (a RocksDB iterator and up to a page of keys, ~3-4 us) */
+    static char empty_json[] = "{}"; /* never written to; not freed (values_mem NULL) */
+    if (empty_cached(v, prefix)) {
+        out->json = empty_json;
+        out->json_len = 2;
+        return 0;
+    }
+    uint64_t gen = atomic_load_explicit(&v->put_gen, memory_order_acquire);
     bundle_acc_t a = {.b = out, .prefix_len = strlen(prefix)};
     int rc = scan_keys(v, prefix, NULL, bundle_collect, &a, err);
     if (rc == 0 && out->n == 0) {
-        /* the common case on the invoke path: no secrets, so no guarded allocation (each
-         * sodium_malloc is an mmap + mprotect + mlock, which doubled warm invoke CPU) */
-        static char empty_json[] = "{}"; /* never written to; not freed (values_mem NULL) */
         free(a.raws);
         free(a.recs);
         out->json = empty_json;
         out->json_len = 2;
+        empty_remember(v, prefix, gen);
         return 0;
     }
     if (rc == 0) rc = bundle_open_all(v, &a, prefix, err);
@@ -718,6 +773,7 @@ static int rotate_one(vault_t *v, const char *key, void *arg, err_t *err) {
             vault_record_encode(&rec, enc);
             rc = store_meta_put(v->s, KIND_SECRET, key, (char *)enc, vault_record_encoded_len(&rec),
                                 err);
+            put_gen_bump(v);
             if (rc == 0) a->rewrapped++;
         }
     }

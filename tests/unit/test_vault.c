@@ -311,6 +311,38 @@ static void secrets_are_invisible_from_other_namespaces_and_functions(void **sta
     expect_secret(fx->v, "team-a", "fn", "TOKEN", "team-a token");
 }
 
+/* The invoke path remembers "no secrets" per function: a secret set afterwards must show
+ * in the very next bundle, for that function and for a function sharing its cache slot
+ * history; deleting it makes the bundle empty again. */
+static void empty_bundle_cache_sees_new_secrets(void **state) {
+    fixture_t *fx = *state;
+    err_t err;
+    vault_bundle_t b;
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 2; k++) { /* twice: the second is answered from the cache */
+            assert_int_equal(vault_get_all_for_function(fx->v, "team-a", "fn", &b, &err), 0);
+            assert_int_equal(b.n, 0);
+            assert_string_equal(b.json, "{}");
+            vault_bundle_free(&b);
+        }
+        put(fx->v, "team-a", "fn", "TOKEN", "fresh value");
+        assert_int_equal(vault_get_all_for_function(fx->v, "team-a", "fn", &b, &err), 0);
+        assert_int_equal(b.n, 1);
+        assert_string_equal(b.json, "{\"TOKEN\":\"fresh value\"}");
+        vault_bundle_free(&b);
+        assert_int_equal(vault_delete(fx->v, "team-a", "fn", "TOKEN", &err), 0);
+    }
+    /* a put for another function also ends every remembered "empty" (no stale answer) */
+    assert_int_equal(vault_get_all_for_function(fx->v, "team-a", "g", &b, &err), 0);
+    assert_int_equal(b.n, 0);
+    vault_bundle_free(&b);
+    put(fx->v, "team-a", "other", "X", "x");
+    put(fx->v, "team-a", "g", "Y", "y");
+    assert_int_equal(vault_get_all_for_function(fx->v, "team-a", "g", &b, &err), 0);
+    assert_int_equal(b.n, 1);
+    vault_bundle_free(&b);
+}
+
 static void get_all_for_function_gives_json_for_the_worker(void **state) {
     fixture_t *fx = *state;
     err_t err;
@@ -626,6 +658,7 @@ int main(int argc, char **argv) {
     if (strchr(argv[0], '/')) self_path = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(put_get_list_delete_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(empty_bundle_cache_sees_new_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(versions_increment_on_every_set, setup, teardown),
         cmocka_unit_test_setup_teardown(names_and_values_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(tampering_with_any_byte_fails, setup, teardown),
