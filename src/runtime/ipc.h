@@ -9,9 +9,12 @@
  *
  * Messages (header "t"):
  *   server -> worker
- *     invoke  {exec_id, fn, version, hash, isolation:"warm"|"fresh", timeout_ms, memory_mb,
- *              env:{…}, limits:{max_log_bytes, max_result_bytes, max_fetches,
+ *     invoke  {exec_id, fn, version, hash, isolation?:"fresh", timeout_ms, memory_mb,
+ *              env?:{…}, limits?:{max_log_bytes, max_result_bytes, max_fetches,
  *              max_fetch_bytes}, secrets?:{NAME:value}}       payload: event JSON text
+ *              (absent: isolation "warm", env {}, limits runtime_limits_default — the
+ *              worker parses this header on every call, and jansson takes ~4 us for
+ *              what a warm hello's header used to carry in defaults)
  *              (secrets: the function's decrypted secrets for this invocation only; the
  *              server wipes its copy of the frame, the worker wipes it after the run)
  *     code    {hash}                                          payload: code (UTF-8)

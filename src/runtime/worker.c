@@ -17,6 +17,7 @@
 #include "runtime/ipc.h"
 #include "runtime/jsc_private.h"
 #include "runtime/module.h"
+#include "runtime/runtime.h"
 #include "runtime/sandbox.h"
 #include "runtime/webapi.h"
 
@@ -423,12 +424,14 @@ static void invoke_parse(json_t *h, invoke_t *iv) {
     iv->fresh = iso && strcmp(iso, "fresh") == 0;
     iv->timeout_ms = (int)obj_size(h, "timeout_ms", 10000);
     iv->memory_mb = (int)obj_size(h, "memory_mb", 128);
-    iv->env = json_object_get(h, "env");
-    json_t *lim = json_object_get(h, "limits");
-    iv->lim.max_log_bytes = obj_size(lim, "max_log_bytes", 64 * 1024);
-    iv->lim.max_result_bytes = obj_size(lim, "max_result_bytes", 6u << 20);
-    iv->lim.max_fetches = (int)obj_size(lim, "max_fetches", 50);
-    iv->lim.max_fetch_bytes = obj_size(lim, "max_fetch_bytes", 10u << 20);
+    iv->env = json_object_get(h, "env");        /* absent: {} (sbx_run takes NULL as empty) */
+    json_t *lim = json_object_get(h, "limits"); /* absent: the server's defaults */
+    runtime_limits_t dl;
+    runtime_limits_default(&dl);
+    iv->lim.max_log_bytes = obj_size(lim, "max_log_bytes", dl.max_log_bytes);
+    iv->lim.max_result_bytes = obj_size(lim, "max_result_bytes", dl.max_result_bytes);
+    iv->lim.max_fetches = (int)obj_size(lim, "max_fetches", (size_t)dl.max_fetches);
+    iv->lim.max_fetch_bytes = obj_size(lim, "max_fetch_bytes", dl.max_fetch_bytes);
     iv->lim.timeout_ms = iv->timeout_ms;
     iv->lim.memory_mb = iv->memory_mb;
     iv->lim.memory_limit = (size_t)iv->memory_mb << 20;
