@@ -26,10 +26,11 @@
  *     need_code {hash}
  *     kv      {rid, op:"get"|"put"|"delete"|"list", key?, prefix?, limit?}   payload: value
  *     host    {rid, svc}      payload: JSON arguments   (a host service call: ctx.eth, ctx.neo)
- *     done    {exec_id, status:"ok"|"error"|"timeout"|"memory_limit", cold, duration_us,
- *              error?:{name,message,stack,line?,column?}, logs:[{t,level,msg}],
+ *     done    {exec_id, status:"ok"|"error"|"timeout"|"memory_limit", cold?, duration_us,
+ *              error?:{name,message,stack,line?,column?}, logs?:[{t,level,msg}],
  *              logs_truncated?, recycle?}                     payload: result JSON text
- *              (line/column only for a SyntaxError in the code; payload "null" unless ok;
+ *              (absent: cold false, logs []; line/column only for a SyntaxError in the
+ *              code; payload "null" unless ok;
  *              recycle: the worker exits right after this frame — after a memory_limit, or
  *              when its RSS passed R3E_WORKER_MAX_RSS_MB, default 2048)
  *     check_r {ok, error?:{name,message,line,column}}

@@ -456,18 +456,17 @@ static void send_done(const invoke_t *iv, bool cold, uint64_t t0, bool recycle) 
     h.len = 0;
     sbx_buf_cstr(&h, "{\"t\":\"done\",\"exec_id\":");
     sbx_buf_jstr(&h, iv->exec_id, strlen(iv->exec_id));
-    sbx_buf_printf(&h, ",\"status\":\"%s\",\"cold\":%s,\"duration_us\":%llu",
-                   status_name(o->status), cold ? "true" : "false",
-                   (unsigned long long)(util_now_us() - t0));
+    /* defaults (cold false, no logs) are left out: the server parses this on every call */
+    sbx_buf_printf(&h, ",\"status\":\"%s\"%s,\"duration_us\":%llu", status_name(o->status),
+                   cold ? ",\"cold\":true" : "", (unsigned long long)(util_now_us() - t0));
     if (o->status != SBX_OK && o->error.len) {
         sbx_buf_cstr(&h, ",\"error\":");
         sbx_buf_put(&h, o->error.p, o->error.len);
     }
-    sbx_buf_cstr(&h, ",\"logs\":");
-    if (o->logs.len)
+    if (o->logs.len > 2) { /* "[]" when nothing was logged */
+        sbx_buf_cstr(&h, ",\"logs\":");
         sbx_buf_put(&h, o->logs.p, o->logs.len);
-    else
-        sbx_buf_cstr(&h, "[]");
+    }
     if (o->logs_truncated) sbx_buf_cstr(&h, ",\"logs_truncated\":true");
     if (recycle) sbx_buf_cstr(&h, ",\"recycle\":true");
     sbx_buf_put(&h, "}", 1);
