@@ -311,7 +311,14 @@ static json_t *tr_job_json(const queue_job_t *j) {
         util_rfc3339(j->dead_ms, ts, sizeof ts);
         json_object_set_new(o, "dead_at", json_string(ts));
     }
-    json_object_set_new(o, "execution_id", json_string(j->id));
+    /* A delivery job (a callback or url-destination POST) is not an execution of its own: it
+     * belongs to execution parent_id, and its url is what an operator needs to see. */
+    if (j->url) {
+        json_object_set_new(o, "delivery", json_string(j->delivery[0] ? j->delivery : "callback"));
+        json_object_set_new(o, "url", json_string(j->url));
+        json_object_set_new(o, "parent_id", json_string(j->parent_id));
+    }
+    json_object_set_new(o, "execution_id", json_string(j->url ? j->parent_id : j->id));
     json_t *p = j->payload ? json_loads(j->payload, JSON_DECODE_ANY, NULL) : NULL;
     json_object_set_new(o, "payload", p ? p : json_null());
     return o;
@@ -357,13 +364,17 @@ void api_h_dlq_replay(http_req_t *r, const route_match_t *m) {
         return;
     }
     job.attempt = 0;
-    evsys_record_queued(r->api, &job); /* before the replay: a dispatcher may claim it at once */
+    /* before the replay: a dispatcher may claim it at once. A delivery job has no record of
+     * its own (its state lives in its parent execution's record). */
+    if (!job.url) evsys_record_queued(r->api, &job);
+    char exec_id[27];
+    snprintf(exec_id, sizeof exec_id, "%s", job.url ? job.parent_id : id);
     queue_job_free(&job);
     if (queue_dlq_replay(evsys_queue(r->api), r->ns, id, &e) < 0) {
         http_send_err(r, &e);
         return;
     }
-    http_send_json(r, 202, json_pack("{s:s,s:s}", "id", id, "execution_id", id));
+    http_send_json(r, 202, json_pack("{s:s,s:s}", "id", id, "execution_id", exec_id));
 }
 
 void api_h_dlq_delete(http_req_t *r, const route_match_t *m) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CLI_VERSION "0.1.0"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:8080"
@@ -36,48 +37,64 @@ typedef struct {
 } cli_t;
 
 void cli_usage(void) {
-    fputs("usage: r3e [--server URL] [--json] COMMAND [ARGS]\n"
-          "\n"
-          "commands:\n"
-          "  server [FLAGS]                run the platform (see `r3e server --help`)\n"
-          "  deploy NAME FILE              deploy FILE (JavaScript) as a new version of NAME\n"
-          "         [--timeout MS] [--memory MB] [--isolation warm|fresh]\n"
-          "         [--concurrency N] [--env KEY=VALUE]...\n"
-          "  invoke NAME [--data JSON|@FILE|@-]   run the active version with an event\n"
-          "  ls                            list functions\n"
-          "  get NAME                      describe a function and its versions\n"
-          "  rm NAME                       delete a function (executions are kept)\n"
-          "  rollback NAME VERSION         make VERSION the active version\n"
-          "  logs NAME [-f] [--limit N]    print function logs; -f follows new lines\n"
-          "  events tail [--type T] [--source S]   print events as they are accepted\n"
-          "  events publish --type T --source S [--id ID] [--data JSON]   publish a CloudEvent\n"
-          "  events ls [--type T] [--source S] [--limit N]   read the event log (newest first)\n"
-          "  invoke NAME --async [--data JSON]      queue the invocation; prints its execution id\n"
-          "  triggers create FUNCTION (--custom | --schedule CRON | --webhook) [--filter JSON]\n"
-          "           [--secret S] [--sequential] [--max-attempts N] [--backoff-ms N]\n"
-          "           [--missed skip|catch_up] [--on-failure FN] [--on-success FN]\n"
-          "  triggers ls | rm ID | enable ID | disable ID\n"
-          "  dlq ls | replay ID | rm ID      dead-lettered async work\n"
-          "  exec ID                       show one execution record\n"
-          "  keys create --role ROLE [--expires 30d] [--name N]   create an API key in\n"
-          "                                --namespace (printed once)\n"
-          "  keys ls                       list API keys\n"
-          "  keys revoke ID                revoke an API key\n"
-          "  token                         exchange the API key (--token) for a short-lived JWT\n"
-          "  secrets set FUNCTION KEY      set a secret; the value is read from stdin\n"
-          "  secrets ls FUNCTION           list secret names and versions (never values)\n"
-          "  secrets rm FUNCTION KEY       delete a secret\n"
-          "  secrets rotate-master         re-wrap every data key with the current master key\n"
-          "  version                       print the client version\n"
-          "\n"
-          "global flags:\n"
-          "  --server URL   API address (default $R3E_SERVER or " CLI_DEFAULT_SERVER ")\n"
-          "  --json         print the server's JSON response unchanged (for scripts)\n"
-          "  --token T      API key or JWT sent as a Bearer credential ($R3E_TOKEN)\n"
-          "  --namespace NS namespace to act in ($R3E_NAMESPACE; default: the key's)\n"
-          "  --cacert FILE  trust this CA for https servers ($R3E_CACERT)\n"
-          "  --cert FILE --key FILE  client certificate for mTLS\n",
-          stdout);
+    fputs(
+        "usage: r3e [--server URL] [--json] COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  server [FLAGS]                run the platform (see `r3e server --help`)\n"
+        "  deploy NAME FILE              deploy FILE (JavaScript) as a new version of NAME\n"
+        "         [--timeout MS] [--memory MB] [--isolation warm|fresh]\n"
+        "         [--concurrency N] [--env KEY=VALUE]...\n"
+        "  invoke NAME [--data JSON|@FILE|@-]   run the active version with an event\n"
+        "  ls                            list functions\n"
+        "  get NAME                      describe a function and its versions\n"
+        "  rm NAME                       delete a function (executions are kept)\n"
+        "  rollback NAME VERSION         make VERSION the active version\n"
+        "  logs NAME [-f] [--limit N]    print function logs; -f follows new lines\n"
+        "  events tail [--type T] [--source S]   print events as they are accepted\n"
+        "  events publish --type T --source S [--id ID] [--data JSON]   publish a CloudEvent\n"
+        "  events ls [--type T] [--source S] [--limit N]   read the event log (newest first)\n"
+        "  invoke NAME --async [--data JSON]      queue the invocation; prints its execution id\n"
+        "  triggers create FUNCTION SOURCE [--filter JSON] [--sequential] [--max-attempts N]\n"
+        "           [--backoff-ms N] [--on-failure FN] [--on-success FN], SOURCE one of:\n"
+        "           --custom | --schedule CRON [--missed skip|catch_up] | --webhook [--secret S]\n"
+        "           --eth-blocks [--network N] [--confirmations K] [--from-block N]\n"
+        "           --eth-logs (--address 0x… | --topic0 0x… | --topics JSON | --abi 'event …')\n"
+        "                      [--network N] [--confirmations K] [--from-block N]\n"
+        "           --neo-blocks [--network N] [--from-block N]\n"
+        "           --neo-notifications --contract 0x… [--event NAME] [--network N]\n"
+        "                      [--from-block N]\n"
+        "  triggers ls [--function F] | get ID | rm ID | enable ID | disable ID\n"
+        "  dlq ls [--limit N] | replay ID | rm ID   dead-lettered async work (and callback\n"
+        "                                POSTs: their URL and execution are shown)\n"
+        "  relayer info eth|neo NETWORK  the platform relayer's address, nonce, balance…\n"
+        "  relayer send eth NETWORK --to 0x… [--data 0x…] [--value WEI] [--gas-limit N]\n"
+        "          [--speed slow|normal|fast] [--wait [--timeout S]]\n"
+        "  relayer send neo NETWORK (--script HEX | --contract 0x… --method M [--args JSON])\n"
+        "          [--wait [--timeout S]]\n"
+        "  relayer ls eth|neo NETWORK [--limit N]        relayed transactions, newest first\n"
+        "  relayer get eth|neo NETWORK ID [--wait [--timeout S]]   one transaction; --wait\n"
+        "                                polls until it is final (default at most 120 s)\n"
+        "  exec ID                       show one execution record\n"
+        "  keys create --role ROLE [--expires 30d] [--name N]   create an API key in\n"
+        "                                --namespace (printed once)\n"
+        "  keys ls                       list API keys\n"
+        "  keys revoke ID                revoke an API key\n"
+        "  token                         exchange the API key (--token) for a short-lived JWT\n"
+        "  secrets set FUNCTION KEY      set a secret; the value is read from stdin\n"
+        "  secrets ls FUNCTION           list secret names and versions (never values)\n"
+        "  secrets rm FUNCTION KEY       delete a secret\n"
+        "  secrets rotate-master         re-wrap every data key with the current master key\n"
+        "  version                       print the client version\n"
+        "\n"
+        "global flags:\n"
+        "  --server URL   API address (default $R3E_SERVER or " CLI_DEFAULT_SERVER ")\n"
+        "  --json         print the server's JSON response unchanged (for scripts)\n"
+        "  --token T      API key or JWT sent as a Bearer credential ($R3E_TOKEN)\n"
+        "  --namespace NS namespace to act in ($R3E_NAMESPACE; default: the key's)\n"
+        "  --cacert FILE  trust this CA for https servers ($R3E_CACERT)\n"
+        "  --cert FILE --key FILE  client certificate for mTLS\n",
+        stdout);
 }
 
 /* --- small helpers ----------------------------------------------------------------- */
@@ -814,64 +831,211 @@ static int cmd_events(cli_t *cli) {
 }
 
 #define TRIG_USAGE                                                                                 \
-    "triggers create FUNCTION (--custom | --schedule CRON | --webhook) [--filter JSON] "           \
-    "[--secret S] [--sequential] [--max-attempts N] [--backoff-ms N] [--missed skip|catch_up] "    \
-    "[--on-failure FN] [--on-success FN]"
+    "triggers create FUNCTION SOURCE [flags]; SOURCE is one of --custom, --schedule CRON, "        \
+    "--webhook, --eth-blocks, --eth-logs, --neo-blocks, --neo-notifications (see r3e --help)"
+
+/* The chain sources: each flag is a (type, events) pair of the API's trigger source. */
+enum { K_ETH_BLOCKS = 1, K_ETH_LOGS = 2, K_NEO_BLOCKS = 4, K_NEO_NOTES = 8 };
+enum { K_ETH = K_ETH_BLOCKS | K_ETH_LOGS, K_NEO = K_NEO_BLOCKS | K_NEO_NOTES };
+
+static const struct {
+    const char *flag, *type, *events;
+    unsigned kind;
+} chain_kinds[] = {{"--eth-blocks", "eth", "blocks", K_ETH_BLOCKS},
+                   {"--eth-logs", "eth", "logs", K_ETH_LOGS},
+                   {"--neo-blocks", "neo", "blocks", K_NEO_BLOCKS},
+                   {"--neo-notifications", "neo", "notifications", K_NEO_NOTES}};
+
+/* Flags of the chain sources: the source field each sets, the sources it applies to, and
+ * how its value is read (text, a block number, or JSON for --topics). */
+typedef enum { CV_TEXT, CV_NUMBER, CV_JSON, CV_TOPIC0 } chain_value_t;
+static const struct {
+    const char *flag, *field;
+    unsigned kinds;
+    chain_value_t how;
+    const char *applies; /* for the error message */
+} chain_flags[] = {
+    {"--network", "network", K_ETH | K_NEO, CV_TEXT, "chain sources"},
+    {"--confirmations", "confirmations", K_ETH, CV_NUMBER, "--eth-blocks and --eth-logs"},
+    {"--from-block", "fromBlock", K_ETH | K_NEO, CV_NUMBER, "chain sources"},
+    {"--address", "address", K_ETH_LOGS, CV_TEXT, "--eth-logs"},
+    {"--topic0", "topics", K_ETH_LOGS, CV_TOPIC0, "--eth-logs"},
+    {"--topics", "topics", K_ETH_LOGS, CV_JSON, "--eth-logs"},
+    {"--abi", "abi", K_ETH_LOGS, CV_TEXT, "--eth-logs"},
+    {"--contract", "contract", K_NEO_NOTES, CV_TEXT, "--neo-notifications"},
+    {"--event", "event", K_NEO_NOTES, CV_TEXT, "--neo-notifications"},
+};
+#define N_CHAIN_FLAGS (sizeof chain_flags / sizeof chain_flags[0])
+
+/* Reads one chain-source flag at args[*i] into src. Returns 1 when consumed, 0 when not
+ * one, or -EXIT_USAGE after reporting. *used gets the flag's bit. */
+static int chain_flag(cli_t *cli, int *i, json_t *src, unsigned *used) {
+    for (size_t k = 0; k < N_CHAIN_FLAGS; k++) {
+        const char *v = NULL;
+        int m = opt_value(cli, i, chain_flags[k].flag, &v);
+        if (m == 0) continue;
+        if (m < 0) return -usage_error("%s needs a value", chain_flags[k].flag);
+        if (json_object_get(src, chain_flags[k].field))
+            return -usage_error("%s given twice (or with --topic0 / --topics both)",
+                                chain_flags[k].flag);
+        json_t *val = NULL;
+        long n;
+        json_error_t je;
+        switch (chain_flags[k].how) {
+        case CV_TEXT:
+            val = json_string(v);
+            break;
+        case CV_TOPIC0:
+            val = json_pack("[s]", v);
+            break;
+        case CV_NUMBER:
+            if (!parse_uint(v, 1000000000000000L, &n))
+                return -usage_error("%s needs a non-negative integer", chain_flags[k].flag);
+            val = json_integer(n);
+            break;
+        case CV_JSON:
+            val = json_loads(v, 0, &je);
+            if (!json_is_array(val)) {
+                json_decref(val);
+                return -usage_error("%s needs a JSON array, e.g. '[\"0x…\", null, [\"0x…\"]]'",
+                                    chain_flags[k].flag);
+            }
+            break;
+        }
+        if (!val) return -usage_error("%s must be UTF-8 text", chain_flags[k].flag);
+        json_object_set_new(src, chain_flags[k].field, val);
+        *used |= 1u << k;
+        return 1;
+    }
+    return 0;
+}
+
+/* After parsing: the chain flags given must fit the chosen source. Returns 0 or an exit
+ * code after reporting. */
+static int chain_check(json_t *src, unsigned kind, unsigned used) {
+    for (size_t k = 0; k < N_CHAIN_FLAGS; k++) {
+        if (!(used & (1u << k)) || (chain_flags[k].kinds & kind)) continue;
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s applies to %s only", chain_flags[k].flag,
+                 chain_flags[k].applies);
+        return usage_error("%s", msg);
+    }
+    if (kind == K_ETH_LOGS && !json_object_get(src, "address") && !json_object_get(src, "topics") &&
+        !json_object_get(src, "abi"))
+        return usage_error("%s", "--eth-logs needs --address, --topic0/--topics or --abi");
+    if (kind == K_NEO_NOTES && !json_object_get(src, "contract"))
+        return usage_error("%s", "--neo-notifications needs --contract 0x…");
+    return 0;
+}
+
+/* Applies a flag that names the source (--custom, --eth-logs…). Returns 1 when consumed,
+ * 0 when not one, -EXIT_USAGE after reporting a second source. */
+static int source_flag(cli_t *cli, int *i, json_t *src, unsigned *kind) {
+    const char *a = cli->args[*i], *v = NULL;
+    const char *type = NULL;
+    int m = 0;
+    if (strcmp(a, "--custom") == 0 || strcmp(a, "--webhook") == 0) {
+        type = a + 2;
+    } else if ((m = opt_value(cli, i, "--schedule", &v)) != 0) {
+        if (m < 0) return -usage_error("%s needs a cron expression", "--schedule");
+        type = "schedule";
+    } else {
+        for (size_t k = 0; k < sizeof chain_kinds / sizeof chain_kinds[0] && !type; k++)
+            if (strcmp(a, chain_kinds[k].flag) == 0) {
+                type = chain_kinds[k].type;
+                *kind = chain_kinds[k].kind;
+                json_object_set_new(src, "events", json_string(chain_kinds[k].events));
+            }
+        if (!type) return 0;
+    }
+    if (json_object_get(src, "type"))
+        return -usage_error("%s", "give one source (--custom, --schedule, --webhook, --eth-blocks, "
+                                  "--eth-logs, --neo-blocks or --neo-notifications)");
+    json_object_set_new(src, "type", json_string(type));
+    if (v) json_object_set_new(src, "cron", json_string(v));
+    return 1;
+}
+
+/* The flags every trigger takes (filter, mode, retry, destinations, webhook secret…).
+ * Returns 1 when consumed, 0 when not one, -EXIT_USAGE after reporting. */
+static int trigger_flag(cli_t *cli, int *i, json_t *t, json_t *src, json_t *retry) {
+    const char *a = cli->args[*i], *v = NULL;
+    int m;
+    if (strcmp(a, "--sequential") == 0) {
+        json_object_set_new(t, "mode", json_string("sequential"));
+    } else if ((m = opt_value(cli, i, "--secret", &v)) != 0 ||
+               (m = opt_value(cli, i, "--missed", &v)) != 0) {
+        if (m < 0) return -usage_error("%s needs a value", a);
+        json_object_set_new(src, strstr(a, "secret") ? "secret" : "missed", json_string(v));
+    } else if ((m = opt_value(cli, i, "--filter", &v)) != 0) {
+        json_t *f = m > 0 ? json_loads(v, 0, NULL) : NULL;
+        if (!f) return -usage_error("%s", "--filter needs a JSON object (an event pattern)");
+        json_object_set_new(t, "filter", f);
+    } else if ((m = opt_value(cli, i, "--max-attempts", &v)) != 0 ||
+               (m = opt_value(cli, i, "--backoff-ms", &v)) != 0) {
+        long n;
+        if (m < 0 || !parse_uint(v, 100000000, &n))
+            return -usage_error("%s needs a non-negative integer", a);
+        json_object_set_new(retry, strstr(a, "attempts") ? "max_attempts" : "backoff_ms",
+                            json_integer(n));
+    } else if ((m = opt_value(cli, i, "--on-failure", &v)) != 0 ||
+               (m = opt_value(cli, i, "--on-success", &v)) != 0) {
+        if (m < 0) return -usage_error("%s needs a function name", a);
+        json_object_set_new(t, strstr(a, "failure") ? "on_failure" : "on_success",
+                            json_pack("{s:s}", "function", v));
+    } else {
+        return 0;
+    }
+    return 1;
+}
 
 static int trig_create(cli_t *cli) {
     json_t *t = json_object(), *src = json_object(), *retry = json_object();
-    const char *v = NULL, *fn = NULL;
-    int rc = EXIT_USAGE;
-    for (int i = 1; i < cli->nargs; i++) {
+    const char *fn = NULL;
+    unsigned kind = 0, used = 0;
+    int rc = 0;
+    for (int i = 1; i < cli->nargs && rc == 0; i++) {
         const char *a = cli->args[i];
-        int m;
-        if (strcmp(a, "--custom") == 0 || strcmp(a, "--webhook") == 0) {
-            json_object_set_new(src, "type", json_string(a + 2));
-        } else if (strcmp(a, "--sequential") == 0) {
-            json_object_set_new(t, "mode", json_string("sequential"));
-        } else if ((m = opt_value(cli, &i, "--schedule", &v)) != 0) {
-            if (m < 0) goto out;
-            json_object_set_new(src, "type", json_string("schedule"));
-            json_object_set_new(src, "cron", json_string(v));
-        } else if ((m = opt_value(cli, &i, "--secret", &v)) != 0) {
-            if (m < 0) goto out;
-            json_object_set_new(src, "secret", json_string(v));
-        } else if ((m = opt_value(cli, &i, "--missed", &v)) != 0) {
-            if (m < 0) goto out;
-            json_object_set_new(src, "missed", json_string(v));
-        } else if ((m = opt_value(cli, &i, "--filter", &v)) != 0) {
-            json_t *f = m > 0 ? json_loads(v, 0, NULL) : NULL;
-            if (!f) goto out;
-            json_object_set_new(t, "filter", f);
-        } else if ((m = opt_value(cli, &i, "--max-attempts", &v)) != 0 ||
-                   (m = opt_value(cli, &i, "--backoff-ms", &v)) != 0) {
-            long n;
-            if (m < 0 || !parse_uint(v, 100000000, &n)) goto out;
-            json_object_set_new(retry, strstr(a, "attempts") ? "max_attempts" : "backoff_ms",
-                                json_integer(n));
-        } else if ((m = opt_value(cli, &i, "--on-failure", &v)) != 0 ||
-                   (m = opt_value(cli, &i, "--on-success", &v)) != 0) {
-            if (m < 0) goto out;
-            json_object_set_new(t, strstr(a, "failure") ? "on_failure" : "on_success",
-                                json_pack("{s:s}", "function", v));
-        } else if (a[0] != '-' && !fn) {
+        int m = source_flag(cli, &i, src, &kind);
+        if (m == 0) m = chain_flag(cli, &i, src, &used);
+        if (m == 0) m = trigger_flag(cli, &i, t, src, retry);
+        if (m < 0) {
+            rc = -m;
+        } else if (m == 0 && a[0] == '-' && a[1] != '\0') {
+            rc = usage_error("unknown flag %s", a);
+        } else if (m == 0 && fn) {
+            rc = usage_error("%s", TRIG_USAGE);
+        } else if (m == 0) {
             fn = a;
-        } else {
-            goto out;
         }
     }
-    if (!fn || !json_object_get(src, "type")) goto out;
-    json_object_set_new(t, "function", json_string(fn));
-    json_object_set(t, "source", src);
-    if (json_object_size(retry)) json_object_set(t, "retry", retry);
-    char *body = json_dumps(t, JSON_COMPACT);
-    rc = body ? call_and_dump(cli, "POST", "/v1/triggers", body) : EXIT_FAIL;
-    free(body);
-out:
+    if (rc == 0 && (!fn || !json_object_get(src, "type"))) rc = usage_error("%s", TRIG_USAGE);
+    if (rc == 0) rc = chain_check(src, kind, used);
+    if (rc == 0) {
+        json_object_set_new(t, "function", json_string(fn));
+        json_object_set(t, "source", src);
+        if (json_object_size(retry)) json_object_set(t, "retry", retry);
+        char *body = json_dumps(t, JSON_COMPACT);
+        httpc_response_t r;
+        rc = body ? cli_call(cli, "POST", "/v1/triggers", body, &r) : EXIT_FAIL;
+        free(body);
+        if (rc == 0) {
+            if (!print_raw(cli, &r)) {
+                json_t *v = parse_body(&r);
+                if (v) {
+                    printf("created trigger %s\n", json_string_value(json_object_get(v, "id")));
+                    cli_print_trigger(v);
+                }
+                rc = v ? EXIT_OK : EXIT_FAIL;
+                json_decref(v);
+            }
+            httpc_response_free(&r);
+        }
+    }
     json_decref(t);
     json_decref(src);
     json_decref(retry);
-    return rc == EXIT_USAGE ? usage_error("%s", TRIG_USAGE) : rc;
+    return rc;
 }
 
 /* "<what> ID": METHOD prefix/ID suffix. */
@@ -887,21 +1051,279 @@ static int id_call(cli_t *cli, const char *usage, const char *method, const char
 static int cmd_triggers(cli_t *cli) {
     const char *sub = cli->nargs ? cli->args[0] : "";
     if (strcmp(sub, "create") == 0) return trig_create(cli);
-    if (strcmp(sub, "ls") == 0) return call_and_dump(cli, "GET", "/v1/triggers", NULL);
+    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+        const char *fn = NULL;
+        for (int i = 1; i < cli->nargs; i++) {
+            int m = opt_value(cli, &i, "--function", &fn);
+            if (m <= 0) return usage_error("%s", "triggers ls [--function F]");
+        }
+        char path[512] = "/v1/triggers";
+        query_add(cli, path, sizeof path, "function", fn);
+        return get_and_print(cli, path, cli_print_trigger_list);
+    }
+    if (strcmp(sub, "get") == 0) {
+        if (cli->nargs != 2) return usage_error("%s", "triggers get ID");
+        char *path = path_with(cli, "/v1/triggers", cli->args[1], "");
+        int rc = path ? get_and_print(cli, path, cli_print_trigger) : EXIT_FAIL;
+        free(path);
+        return rc;
+    }
     if (strcmp(sub, "rm") == 0) return id_call(cli, "triggers rm ID", "DELETE", "/v1/triggers", "");
     if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
         return id_call(cli, "triggers enable|disable ID", "POST", "/v1/triggers",
                        sub[0] == 'e' ? "/enable" : "/disable");
-    return usage_error("%s", "triggers create|ls|rm|enable|disable …");
+    return usage_error("%s", "triggers create|ls|get|rm|enable|disable …");
 }
 
 static int cmd_dlq(cli_t *cli) {
     const char *sub = cli->nargs ? cli->args[0] : "";
-    if (strcmp(sub, "ls") == 0) return call_and_dump(cli, "GET", "/v1/dlq", NULL);
+    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+        const char *limit = NULL;
+        long n;
+        for (int i = 1; i < cli->nargs; i++) {
+            int m = opt_value(cli, &i, "--limit", &limit);
+            if (m <= 0) return usage_error("%s", "dlq ls [--limit N]");
+        }
+        if (limit && (!parse_uint(limit, 1000, &n) || n == 0))
+            return usage_error("--limit must be 1..1000 (got %s)", limit);
+        char path[64] = "/v1/dlq";
+        query_add(cli, path, sizeof path, "limit", limit);
+        return get_and_print(cli, path, cli_print_dlq);
+    }
     if (strcmp(sub, "replay") == 0)
         return id_call(cli, "dlq replay ID", "POST", "/v1/dlq", "/replay");
     if (strcmp(sub, "rm") == 0) return id_call(cli, "dlq rm ID", "DELETE", "/v1/dlq", "");
-    return usage_error("%s", "dlq ls | replay ID | rm ID");
+    return usage_error("%s", "dlq ls [--limit N] | replay ID | rm ID");
+}
+
+/* --- relayer (docs/api.md "Ethereum relayer", "Neo relayer") -------------------------- */
+
+#define RELAYER_USAGE "relayer info|send|ls|get eth|neo NETWORK … (see r3e --help)"
+#define RELAYER_POLL_MS 500
+#define RELAYER_DEFAULT_WAIT_S 120
+
+/* "/v1/relayer/<chain>/<network><suffix>"; malloc'ed. */
+static char *relayer_path(cli_t *cli, const char *chain, const char *network, const char *suffix) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "/v1/relayer/%s", chain);
+    return path_with(cli, prefix, network, suffix);
+}
+
+static bool relayer_final(const char *state, bool *ok) {
+    static const char *good[] = {"mined", "executed"};
+    static const char *bad[] = {"failed", "dropped", "error", "faulted"};
+    for (size_t i = 0; state && i < sizeof good / sizeof *good; i++)
+        if (strcmp(state, good[i]) == 0) return *ok = true;
+    for (size_t i = 0; state && i < sizeof bad / sizeof *bad; i++)
+        if (strcmp(state, bad[i]) == 0) return !(*ok = false);
+    return false;
+}
+
+/* Prints a transaction record (raw body with --json); with wait, first polls GET …/{id}
+ * every RELAYER_POLL_MS until the record is final or wait_s passed (then the last record is
+ * printed). Exit 0 when it is not waited for or ended well (mined / executed); 1 with a
+ * stderr line otherwise. Frees *r. */
+static int relayer_show(cli_t *cli, const char *chain, const char *network, httpc_response_t *r,
+                        bool wait, long wait_s) {
+    json_t *v = parse_body(r);
+    int rc = v ? EXIT_OK : EXIT_FAIL;
+    bool ok = false, final = false, timed_out = false;
+    char *path = NULL;
+    if (v && wait) {
+        char suffix[128];
+        const char *id = json_string_value(json_object_get(v, "id"));
+        snprintf(suffix, sizeof suffix, "/transactions/%s", id ? id : "?");
+        path = relayer_path(cli, chain, network, suffix);
+        if (!path) rc = EXIT_FAIL;
+    }
+    for (long waited = 0; rc == EXIT_OK && wait; waited += RELAYER_POLL_MS) {
+        if ((final = relayer_final(json_string_value(json_object_get(v, "state")), &ok))) break;
+        if (waited >= wait_s * 1000) {
+            timed_out = true;
+            break;
+        }
+        struct timespec ts = {0, RELAYER_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        httpc_response_t next;
+        if ((rc = cli_call(cli, "GET", path, NULL, &next)) != 0) break; /* reported */
+        json_t *nv = parse_body(&next);
+        if (!nv) {
+            httpc_response_free(&next);
+            rc = EXIT_FAIL;
+            break;
+        }
+        httpc_response_free(r);
+        *r = next;
+        json_decref(v);
+        v = nv;
+    }
+    free(path);
+    if (rc == EXIT_OK && !print_raw(cli, r)) cli_print_record(v);
+    if (rc == EXIT_OK && timed_out) {
+        fprintf(stderr, "error: timeout: transaction %s is still %s after %ld s\n",
+                json_string_value(json_object_get(v, "id")),
+                json_string_value(json_object_get(v, "state")), wait_s);
+        rc = EXIT_FAIL;
+    } else if (rc == EXIT_OK && final && !ok) {
+        const char *why = json_string_value(json_object_get(v, "error"));
+        if (!why) why = json_string_value(json_object_get(v, "exception"));
+        fprintf(stderr, "error: transaction_%s: %s\n",
+                json_string_value(json_object_get(v, "state")),
+                why ? why : "the transaction did not succeed");
+        rc = EXIT_FAIL;
+    }
+    json_decref(v);
+    httpc_response_free(r);
+    return rc;
+}
+
+/* Reads --wait / --timeout S at args[*i]: 1 when consumed, 0 when not, -EXIT_USAGE. */
+static int wait_flag(cli_t *cli, int *i, bool *wait, long *wait_s) {
+    const char *v = NULL;
+    if (strcmp(cli->args[*i], "--wait") == 0) return *wait = true;
+    int m = opt_value(cli, i, "--timeout", &v);
+    if (m < 0 || (m > 0 && (!parse_uint(v, 86400, wait_s) || *wait_s == 0)))
+        return -usage_error("%s", "--timeout needs seconds (1..86400)");
+    return m;
+}
+
+/* The body of an eth send from its flags. Returns 1 when args[*i] was one, 0 when not,
+ * -EXIT_USAGE after reporting. */
+static int relayer_eth_flag(cli_t *cli, int *i, json_t *body) {
+    static const struct {
+        const char *flag, *field;
+    } text[] = {{"--to", "to"}, {"--data", "data"}, {"--value", "value"}, {"--speed", "speed"}};
+    const char *v = NULL;
+    for (size_t k = 0; k < sizeof text / sizeof *text; k++) {
+        int m = opt_value(cli, i, text[k].flag, &v);
+        if (m == 0) continue;
+        if (m < 0) return -usage_error("%s needs a value", text[k].flag);
+        if (strcmp(text[k].field, "speed") == 0 && strcmp(v, "slow") != 0 &&
+            strcmp(v, "normal") != 0 && strcmp(v, "fast") != 0)
+            return -usage_error("--speed must be slow, normal or fast (got %s)", v);
+        json_object_set_new(body, text[k].field, json_string(v));
+        return 1;
+    }
+    int m = opt_value(cli, i, "--gas-limit", &v);
+    long n;
+    if (m < 0 || (m > 0 && !parse_uint(v, 1000000000L, &n)))
+        return -usage_error("%s", "--gas-limit needs a positive integer");
+    if (m > 0) json_object_set_new(body, "gasLimit", json_integer(n));
+    return m;
+}
+
+static int relayer_neo_flag(cli_t *cli, int *i, json_t *body) {
+    static const char *text[] = {"--script", "--contract", "--method"};
+    const char *v = NULL;
+    for (size_t k = 0; k < sizeof text / sizeof *text; k++) {
+        int m = opt_value(cli, i, text[k], &v);
+        if (m == 0) continue;
+        if (m < 0) return -usage_error("%s needs a value", text[k]);
+        json_object_set_new(body, text[k] + 2, json_string(v));
+        return 1;
+    }
+    int m = opt_value(cli, i, "--args", &v);
+    if (m < 0) return -usage_error("%s", "--args needs a JSON array");
+    if (m == 0) return 0;
+    json_t *a = json_loads(v, 0, NULL);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return -usage_error("%s", "--args needs a JSON array of ContractParams or plain values, "
+                                  "e.g. '[{\"type\":\"Integer\",\"value\":\"5\"}]'");
+    }
+    json_object_set_new(body, "args", a);
+    return 1;
+}
+
+static int relayer_send(cli_t *cli, const char *chain, const char *network) {
+    bool eth = strcmp(chain, "eth") == 0, wait = false;
+    long wait_s = RELAYER_DEFAULT_WAIT_S;
+    json_t *body = json_object();
+    int rc = 0;
+    for (int i = 3; i < cli->nargs && rc == 0; i++) {
+        int m = wait_flag(cli, &i, &wait, &wait_s);
+        if (m == 0) m = eth ? relayer_eth_flag(cli, &i, body) : relayer_neo_flag(cli, &i, body);
+        if (m < 0) rc = -m;
+        if (m == 0) rc = usage_error("unknown argument %s", cli->args[i]);
+    }
+    if (rc == 0 && eth && !json_object_get(body, "to"))
+        rc = usage_error("%s", "relayer send eth NETWORK --to 0x… [--data 0x…] [--value WEI] "
+                               "[--gas-limit N] [--speed slow|normal|fast] [--wait]");
+    bool script = json_object_get(body, "script") != NULL;
+    bool call = json_object_get(body, "contract") || json_object_get(body, "method");
+    if (rc == 0 && !eth &&
+        (script == call ||
+         (call && !(json_object_get(body, "contract") && json_object_get(body, "method")))))
+        rc = usage_error("%s", "relayer send neo NETWORK (--script HEX | --contract 0x… --method M "
+                               "[--args JSON]) [--wait]");
+    if (rc == 0 && !eth && script && json_object_get(body, "args"))
+        rc = usage_error("%s", "--args goes with --contract and --method, not --script");
+    char *text = rc == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (rc) return rc;
+    char *path = relayer_path(cli, chain, network, "/transactions");
+    httpc_response_t r;
+    rc = path && text ? cli_call(cli, "POST", path, text, &r) : EXIT_FAIL;
+    free(path);
+    free(text);
+    if (rc) return rc;
+    return relayer_show(cli, chain, network, &r, wait, wait_s);
+}
+
+static int relayer_get(cli_t *cli, const char *chain, const char *network) {
+    bool wait = false;
+    long wait_s = RELAYER_DEFAULT_WAIT_S;
+    const char *id = NULL;
+    for (int i = 3; i < cli->nargs; i++) {
+        int m = wait_flag(cli, &i, &wait, &wait_s);
+        if (m < 0) return -m;
+        if (m > 0) continue;
+        if (cli->args[i][0] == '-' || id)
+            return usage_error("%s", "relayer get eth|neo NETWORK ID [--wait] [--timeout S]");
+        id = cli->args[i];
+    }
+    if (!id) return usage_error("%s", "relayer get eth|neo NETWORK ID [--wait] [--timeout S]");
+    char *path = relayer_path(cli, chain, network, "/transactions");
+    char *full = path ? path_with(cli, path, id, "") : NULL;
+    httpc_response_t r;
+    int rc = full ? cli_call(cli, "GET", full, NULL, &r) : EXIT_FAIL;
+    free(path);
+    free(full);
+    if (rc) return rc;
+    return relayer_show(cli, chain, network, &r, wait, wait_s);
+}
+
+static int cmd_relayer(cli_t *cli) {
+    const char *sub = cli->nargs > 0 ? cli->args[0] : "";
+    if (cli->nargs < 3 || (strcmp(cli->args[1], "eth") != 0 && strcmp(cli->args[1], "neo") != 0))
+        return usage_error("%s", RELAYER_USAGE);
+    const char *chain = cli->args[1], *network = cli->args[2];
+    if (strcmp(sub, "info") == 0) {
+        if (cli->nargs != 3) return usage_error("%s", "relayer info eth|neo NETWORK");
+        char *path = relayer_path(cli, chain, network, "");
+        int rc = path ? get_and_print(cli, path, cli_print_record) : EXIT_FAIL;
+        free(path);
+        return rc;
+    }
+    if (strcmp(sub, "send") == 0) return relayer_send(cli, chain, network);
+    if (strcmp(sub, "get") == 0) return relayer_get(cli, chain, network);
+    if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
+        const char *limit = NULL;
+        long n;
+        for (int i = 3; i < cli->nargs; i++) {
+            int m = opt_value(cli, &i, "--limit", &limit);
+            if (m <= 0) return usage_error("%s", "relayer ls eth|neo NETWORK [--limit N]");
+        }
+        if (limit && (!parse_uint(limit, 100, &n) || n == 0))
+            return usage_error("--limit must be 1..100 (got %s)", limit);
+        char suffix[64] = "/transactions";
+        if (limit) snprintf(suffix, sizeof suffix, "/transactions?limit=%ld", n);
+        char *path = relayer_path(cli, chain, network, suffix);
+        int rc = path ? get_and_print(cli, path, cli_print_relayed_list) : EXIT_FAIL;
+        free(path);
+        return rc;
+    }
+    return usage_error("%s", RELAYER_USAGE);
 }
 
 /* --- secrets ------------------------------------------------------------------------ */
@@ -1025,7 +1447,7 @@ static const struct {
     {"delete", cmd_rm},     {"rollback", cmd_rollback}, {"logs", cmd_logs},
     {"exec", cmd_exec},     {"version", cmd_version},   {"keys", cmd_keys},
     {"token", cmd_token},   {"events", cmd_events},     {"triggers", cmd_triggers},
-    {"dlq", cmd_dlq},       {"secrets", cmd_secrets},
+    {"dlq", cmd_dlq},       {"secrets", cmd_secrets},   {"relayer", cmd_relayer},
 };
 
 /* --token, --namespace, --cacert, --cert, --key as "--f V" or "--f=V": true when argv[*i]

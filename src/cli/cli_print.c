@@ -197,3 +197,185 @@ void cli_print_log_line(const char *line, size_t n) {
            lvl ? lvl : "log", id ? id : "-", msg ? msg : "");
     json_decref(v);
 }
+
+/* --- triggers, dead letters, relayers ------------------------------------------------ */
+
+static const char *js(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+
+/* "Transfer" from "event Transfer(address indexed from, …)"; the text itself otherwise. */
+static void abi_event_name(const char *abi, char *out, size_t n) {
+    const char *p = abi;
+    if (strncmp(p, "event ", 6) == 0) p += 6;
+    while (*p == ' ')
+        p++;
+    size_t len = strcspn(p, "( ");
+    snprintf(out, n, "%.*s", (int)len, p);
+}
+
+void cli_trigger_source_text(json_t *src, char *out, size_t n) {
+    const char *type = js(src, "type");
+    const char *net = js(src, "network");
+    const char *events = js(src, "events");
+    if (!type) {
+        snprintf(out, n, "-");
+    } else if (strcmp(type, "schedule") == 0) {
+        snprintf(out, n, "schedule %s", js(src, "cron") ? js(src, "cron") : "?");
+    } else if (strcmp(type, "eth") == 0 || strcmp(type, "neo") == 0) {
+        int k = snprintf(out, n, "%s:%s %s", type, net ? net : "default", events ? events : "?");
+        char more[200] = "";
+        if (strcmp(type, "eth") == 0) {
+            const char *addr = js(src, "address"), *abi = js(src, "abi");
+            json_t *topics = json_object_get(src, "topics");
+            char ev[64] = "";
+            if (abi) abi_event_name(abi, ev, sizeof ev);
+            snprintf(more, sizeof more, "%s%s%s%s", addr ? " " : "", addr ? addr : "",
+                     abi ? " " : "", ev);
+            if (!abi && json_is_string(json_array_get(topics, 0))) {
+                size_t m = strlen(more);
+                snprintf(more + m, sizeof more - m, " topic0=%.10s…",
+                         json_string_value(json_array_get(topics, 0)));
+            }
+            json_int_t conf = json_integer_value(json_object_get(src, "confirmations"));
+            if (conf > 0) {
+                size_t m = strlen(more);
+                snprintf(more + m, sizeof more - m, " (%" JSON_INTEGER_FORMAT " confirmations)",
+                         conf);
+            }
+        } else {
+            const char *c = js(src, "contract"), *ev = js(src, "event");
+            snprintf(more, sizeof more, "%s%s%s%s", c ? " " : "", c ? c : "", ev ? " " : "",
+                     ev ? ev : "");
+        }
+        if (k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, "%s", more);
+    } else {
+        snprintf(out, n, "%s", type);
+    }
+}
+
+void cli_print_trigger(json_t *t) {
+    char src[400];
+    cli_trigger_source_text(json_object_get(t, "source"), src, sizeof src);
+    print_kv("id", js(t, "id") ? js(t, "id") : "?");
+    print_kv("function", js(t, "function") ? js(t, "function") : "?");
+    print_kv("source", src);
+    json_t *from = json_object_get(json_object_get(t, "source"), "fromBlock");
+    if (from) print_kv_json("from_block", from);
+    print_kv("enabled", json_is_false(json_object_get(t, "enabled")) ? "no" : "yes");
+    if (js(t, "mode")) print_kv("mode", js(t, "mode"));
+    if (js(t, "webhook_url")) print_kv("webhook_url", js(t, "webhook_url"));
+}
+
+void cli_print_trigger_list(json_t *list) {
+    json_t *ts = json_object_get(list, "triggers");
+    if (json_array_size(ts) == 0) {
+        puts("no triggers");
+        return;
+    }
+    size_t i, w = 8;
+    json_t *t;
+    json_array_foreach(ts, i, t) {
+        const char *f = js(t, "function");
+        if (f && strlen(f) > w) w = strlen(f);
+    }
+    printf("%-26s  %-*s  %-7s  %s\n", "ID", (int)w, "FUNCTION", "ENABLED", "SOURCE");
+    json_array_foreach(ts, i, t) {
+        char src[400];
+        cli_trigger_source_text(json_object_get(t, "source"), src, sizeof src);
+        const char *f = js(t, "function");
+        printf("%-26s  %-*s  %-7s  %s\n", js(t, "id") ? js(t, "id") : "?", (int)w, f ? f : "?",
+               json_is_false(json_object_get(t, "enabled")) ? "no" : "yes", src);
+    }
+}
+
+void cli_print_dlq(json_t *list) {
+    json_t *ds = json_object_get(list, "dead_letters");
+    if (json_array_size(ds) == 0) {
+        puts("no dead letters");
+        return;
+    }
+    size_t i, w = 8;
+    json_t *d;
+    json_array_foreach(ds, i, d) {
+        const char *f = js(d, "function");
+        if (f && strlen(f) > w) w = strlen(f);
+    }
+    printf("%-26s  %-*s  %-11s  %-26s  %-8s  %-24s  %s\n", "ID", (int)w, "FUNCTION", "KIND",
+           "EXECUTION", "ATTEMPTS", "DEAD_AT", "LAST_ERROR");
+    json_array_foreach(ds, i, d) {
+        char t[40];
+        const char *f = js(d, "function"), *err = js(d, "last_error");
+        const char *kind = js(d, "delivery") ? js(d, "delivery") : "run";
+        printf("%-26s  %-*s  %-11s  %-26s  %-8" JSON_INTEGER_FORMAT "  %-24s  %.80s\n",
+               js(d, "id") ? js(d, "id") : "?", (int)w, f ? f : "?", kind,
+               js(d, "execution_id") ? js(d, "execution_id") : "-",
+               json_integer_value(json_object_get(d, "attempts")),
+               fmt_time(json_object_get(d, "dead_at"), t, sizeof t), err ? err : "-");
+        if (js(d, "url")) printf("  %s POST to %s\n", kind, js(d, "url"));
+    }
+}
+
+/* Long hex fields (calldata, scripts) are cut to keep one record on one screen; --json has
+ * them whole. */
+#define CLI_VALUE_MAX 100
+
+/* key: value at an indent; a value longer than CLI_VALUE_MAX is cut. Times (keys ending in
+ * At, "created", "updated") given as epoch milliseconds print as RFC 3339. */
+static void print_field(int indent, const char *key, json_t *v) {
+    size_t kl = strlen(key);
+    char k[80], *s = NULL;
+    snprintf(k, sizeof k, "%*s%s:", indent, "", key);
+    if (json_is_integer(v) && ((kl > 2 && strcmp(key + kl - 2, "At") == 0) ||
+                               strcmp(key, "created") == 0 || strcmp(key, "updated") == 0)) {
+        char buf[40];
+        printf("%-16s %s\n", k, fmt_time(v, buf, sizeof buf));
+        return;
+    }
+    if (json_is_array(v) && strcmp(key, "attempts") == 0) {
+        printf("%-16s %zu\n", k, json_array_size(v));
+        return;
+    }
+    s = json_is_string(v) ? strdup(json_string_value(v))
+                          : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s) return;
+    size_t len = strlen(s);
+    if (len > CLI_VALUE_MAX)
+        printf("%-16s %.*s… (%zu characters)\n", k, CLI_VALUE_MAX - 20, s, len);
+    else
+        printf("%-16s %s\n", k, s);
+    free(s);
+}
+
+void cli_print_record(json_t *rec) {
+    const char *key, *sub;
+    json_t *v, *w;
+    json_object_foreach(rec, key, v) {
+        if (!json_is_object(v)) {
+            print_field(0, key, v);
+            continue;
+        }
+        printf("%s:\n", key); /* one level of nesting (receipt, policy, request) */
+        json_object_foreach(v, sub, w) print_field(2, sub, w);
+    }
+}
+
+void cli_print_relayed_list(json_t *list) {
+    json_t *txs = json_object_get(list, "transactions");
+    if (json_array_size(txs) == 0) {
+        puts("no transactions");
+        return;
+    }
+    printf("%-26s  %-9s  %-24s  %s\n", "ID", "STATE", "CREATED", "HASH");
+    size_t i;
+    json_t *t;
+    json_array_foreach(txs, i, t) {
+        char buf[40];
+        json_t *created = json_object_get(t, "created");
+        if (!created) created = json_object_get(t, "createdAt");
+        const char *hash = js(t, "hash");
+        printf("%-26s  %-9s  %-24s  %s\n", js(t, "id") ? js(t, "id") : "?",
+               js(t, "state") ? js(t, "state") : "?", fmt_time(created, buf, sizeof buf),
+               hash ? hash : "-");
+    }
+}

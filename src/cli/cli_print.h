@@ -26,4 +26,18 @@ void cli_print_function_failure(json_t *rec);
  * printed as they are. */
 void cli_print_log_line(const char *line, size_t n);
 
+/* A trigger's source in one line: "eth:local logs 0xabc… Transfer (2 confirmations)",
+ * "neo:local notifications 0x… Transfer", "schedule @every 30s", "custom"… into out. */
+void cli_trigger_source_text(json_t *source, char *out, size_t n);
+/* One trigger (key: value) and {"triggers":[…]} as a table. */
+void cli_print_trigger(json_t *trigger);
+void cli_print_trigger_list(json_t *list);
+/* {"dead_letters":[…]} as a table; a dead delivery job (callback / destination POST) gets
+ * a second line with its URL. */
+void cli_print_dlq(json_t *list);
+/* Any flat record (relayer info, a relayed transaction) as key: value; long values cut. */
+void cli_print_record(json_t *rec);
+/* {"transactions":[…]} of a relayer as a table. */
+void cli_print_relayed_list(json_t *list);
+
 #endif
