@@ -135,6 +135,48 @@ describe('round trip', () => {
   });
 });
 
+describe('triggers and dead letters', () => {
+  test('triggers ls is a table; a dead-lettered run shows in dlq ls, replays and is removed', async () => {
+    const name = uniqueName('clidlq');
+    await srv.deploy(name, 'export default () => { throw new Error("always broken"); }');
+    const src = uniqueName('clidlqsrc');
+    let r = await cli(['triggers', 'create', name, '--custom', '--filter', JSON.stringify({ source: [src] }), '--max-attempts', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const tid = r.stdout.match(/^created trigger (\S+)$/m)[1];
+    assert.match(r.stdout, /^source:\s+custom$/m);
+    r = await cli(['triggers', 'ls']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^${tid}\\s+${name}\\s+yes\\s+custom$`, 'm'));
+    r = await cli(['events', 'publish', '--type', 'x', '--source', src]);
+    assert.equal(r.code, 0, r.stderr);
+    const dead = await waitFor(async () => {
+      const l = await cli(['--json', 'dlq', 'ls', '--limit', '1000']);
+      return JSON.parse(l.stdout).dead_letters.find((d) => d.trigger_id === tid);
+    }, { timeoutMs: 20000, what: 'the dead letter' });
+    assert.equal(dead.execution_id, dead.id, 'a run is its own execution');
+    assert.equal(dead.url, undefined);
+    r = await cli(['dlq', 'ls', '--limit', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ID\s+FUNCTION\s+KIND\s+EXECUTION\s+ATTEMPTS\s+DEAD_AT\s+LAST_ERROR$/m);
+    assert.match(r.stdout, new RegExp(`^${dead.id}\\s+${name}\\s+run\\s+${dead.id}\\s+1\\s+\\S+\\s+.*always broken`, 'm'));
+    r = await cli(['dlq', 'ls', '--limit', '0']);
+    assert.equal(r.code, 2);
+    r = await cli(['dlq', 'replay', dead.id]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await cli(['dlq', 'rm', '01ARZ3NDEKTSV4RRFFQ69G5FAV']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: not_found: /m);
+    const again = await waitFor(async () => {
+      const l = await cli(['--json', 'dlq', 'ls', '--limit', '1000']);
+      return JSON.parse(l.stdout).dead_letters.find((d) => d.id === dead.id);
+    }, { timeoutMs: 20000, what: 'the replayed job to be dead again' });
+    r = await cli(['dlq', 'rm', again.id]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await cli(['triggers', 'rm', tid]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
+
 describe('input and output modes', () => {
   test('--data @- reads the event from stdin; --json deploy and rm print JSON', async () => {
     const name = uniqueName('clistdin');
