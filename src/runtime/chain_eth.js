@@ -677,6 +677,30 @@
         return logs.map(normLog);
       };
 
+      const relay = async (tx, what = 'relay') => {
+        if (!isObj(tx) || typeof tx.to !== 'string') throw new TypeError(`${label}.${what}: expected {to, data, value?, gasLimit?, speed?, wait?}`);
+        const a = { ...netArgs, to: tx.to, data: tx.data === undefined ? '0x' : hexOf(tx.data) };
+        if (tx.value !== undefined) a.value = BigInt(tx.value).toString();
+        if (tx.gasLimit !== undefined) a.gasLimit = BigInt(tx.gasLimit).toString();
+        if (tx.speed !== undefined) a.speed = String(tx.speed);
+        if (tx.wait !== undefined) a.wait = !!tx.wait;
+        try {
+          return await host('eth.relay', a);
+        } catch (e) {
+          throw wrapError(eth, e, `${label}.${what}`);
+        }
+      };
+      const withRelayWait = (rec) => Object.defineProperty(rec, 'wait', {
+        enumerable: false,
+        value: async () => {
+          try {
+            return withRelayWait(await host('eth.relay_get', { ...netArgs, id: rec.id, wait: true }));
+          } catch (e) {
+            throw wrapError(eth, e, `${label}.sendTransaction.wait`);
+          }
+        },
+      });
+
       Object.assign(api, {
         name: network === undefined ? null : network,
         getNetwork,
@@ -705,18 +729,12 @@
         batch,
         contract: (address, abi) => contract(address, abi),
         wallet,
-        relay: async (tx) => {
-          if (!isObj(tx) || typeof tx.to !== 'string') throw new TypeError(`${label}.relay: expected {to, data, value?, gasLimit?, speed?, wait?}`);
-          const a = { ...netArgs, to: tx.to, data: tx.data === undefined ? '0x' : hexOf(tx.data) };
-          if (tx.value !== undefined) a.value = BigInt(tx.value).toString();
-          if (tx.gasLimit !== undefined) a.gasLimit = BigInt(tx.gasLimit).toString();
-          if (tx.speed !== undefined) a.speed = String(tx.speed);
-          if (tx.wait !== undefined) a.wait = !!tx.wait;
-          try {
-            return await host('eth.relay', a);
-          } catch (e) {
-            throw wrapError(eth, e, `${label}.relay`);
-          }
+        relay: (tx) => relay(tx),
+        // The platform pays: sends through the relayer (DESIGN's `ctx.eth.sendTransaction`),
+        // resolving to the relayer's record with wait() for the final one.
+        sendTransaction: async (tx) => {
+          const rec = await relay(tx, 'sendTransaction');
+          return withRelayWait(rec);
         },
         network: (name) => {
           if (typeof name !== 'string' || name === '') throw new TypeError('ctx.eth.network: expected a configured network name');

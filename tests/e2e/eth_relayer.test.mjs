@@ -191,6 +191,24 @@ describe('eth relayer', () => {
     assert.equal(await emitter.counter(), 5151n);
   });
 
+  test('ctx.eth.sendTransaction goes through the relayer; wait() resolves with the final record', async () => {
+    const name = uniqueName('relay-send');
+    const data = iface.encodeFunctionData('set', [6161n]);
+    await srv.deploy(name, `export default async function (event, ctx) {
+      const sent = await ctx.eth.sendTransaction({ to: event.to, data: event.data });
+      const done = await sent.wait();
+      let bad;
+      try { await ctx.eth.network('local').sendTransaction({ data: '0x' }); } catch (e) { bad = e.name + ': ' + e.message; }
+      return { first: sent.state, from: sent.from, state: done.state, status: done.receipt && done.receipt.status, id: done.id === sent.id, bad };
+    }`, { timeout_ms: 30000 });
+    const inv = await srv.invoke(name, { to: emitterAddr, data });
+    assert.equal(inv.status, 'ok', JSON.stringify(inv));
+    assert.equal(inv.result.from, relayerAccount.address);
+    assert.deepEqual([inv.result.state, inv.result.status, inv.result.id], ['mined', 1, true]);
+    assert.match(inv.result.bad, /^TypeError: .*sendTransaction: expected \{to, data/);
+    assert.equal(await emitter.counter(), 6161n);
+  });
+
   test('a function triggered by a contract log sends a transaction through the relayer: mined, status 1', async () => {
     const name = uniqueName('onlog');
     const selector = iface.getFunction('set').selector;
