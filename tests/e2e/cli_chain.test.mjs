@@ -17,7 +17,7 @@ const ethDir = new URL('../eth/', import.meta.url).pathname;
 if (!existsSync(`${ethDir}node_modules/hardhat`)) {
   execFileSync('npm', ['ci', '--prefix', ethDir, '--no-audit', '--no-fund'], { stdio: 'inherit', timeout: 300_000 });
 }
-const { startHardhat } = await import('../eth/hardhat.mjs');
+const { startHardhat, compileContract, deployContract } = await import('../eth/hardhat.mjs');
 
 const TRANSFER = 'event Transfer(address indexed from, address indexed to, uint256 value)';
 let node, peer, srv, keyDir, relayerAccount, fn;
@@ -173,6 +173,20 @@ describe('relayer', () => {
     assert.match(r.stdout, /^receipt:\n(  \S+:.*\n)*  status:\s+1$/m);
   });
 
+  test('eth: a reverting call is the server\'s error; mined reverted, --wait exits 1', async () => {
+    const emitter = await deployContract(node, node.accounts[0], await compileContract('Emitter'), [1n]);
+    const to = await emitter.getAddress();
+    const data = emitter.interface.encodeFunctionData('fail', ['nope']);
+    let r = await cli(['relayer', 'send', 'eth', 'local', '--to', to, '--data', data]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: upstream_error: gas estimation failed: .*nope/m);
+    r = await cli(['relayer', 'send', 'eth', 'local', '--to', to, '--data', data, '--gas-limit', '100000', '--wait']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /^state:\s+failed$/m);
+    assert.match(r.stdout, /^receipt:\n(  \S+:.*\n)*  status:\s+0$/m);
+    assert.match(r.stderr, /^error: transaction_failed: /m);
+  });
+
   test('neo: info, send a contract call, get --wait while blocks are mined', async () => {
     let r = await cli(['--json', 'relayer', 'info', 'neo', 'local']);
     assert.equal(r.code, 0, r.stderr);
@@ -186,6 +200,11 @@ describe('relayer', () => {
     assert.match(r.stdout, /^state:\s+submitted$/m);
     const id = r.stdout.match(/^id:\s+(\S+)$/m)[1];
     const before = BigInt(peer.control.balance('TST', 2));
+    // no block yet: --wait gives up after --timeout with the record as it is
+    r = await cli(['relayer', 'get', 'neo', 'local', id, '--wait', '--timeout', '1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^state:\s+submitted$/m);
+    assert.match(r.stderr, new RegExp(`^error: timeout: transaction ${id} is still submitted after 1 s$`, 'm'));
     const miner = setInterval(() => peer.control.mineBlock(), 200);
     try {
       r = await cli(['relayer', 'get', 'neo', 'local', id, '--wait', '--timeout', '30']);
