@@ -17,7 +17,6 @@
 // - fetch with redirect: "manual" returns the 3xx response itself (as Deno and Workers do),
 //   not an opaque-redirect response; a 303 or a 301/302 after POST switches to GET, other
 //   methods are kept on redirects.
-// - DOMException has name/message/code but not the legacy XXX_ERR constants.
 // - TextDecoder supports utf-8 only (other labels throw RangeError).
 // - Passing a buffer to a native helper (TextDecoder, getRandomValues, fetch bodies) pins
 //   it in JSC, so it cannot be transferred or detached afterwards.
@@ -79,6 +78,19 @@
       get message() { return this[kMessage]; }
       get code() { return domCodes[this[kName]] || 0; }
     }
+    // The legacy code constants (WebIDL: read-only on the interface and its prototype).
+    const legacy = ["INDEX_SIZE_ERR", "DOMSTRING_SIZE_ERR", "HIERARCHY_REQUEST_ERR",
+      "WRONG_DOCUMENT_ERR", "INVALID_CHARACTER_ERR", "NO_DATA_ALLOWED_ERR",
+      "NO_MODIFICATION_ALLOWED_ERR", "NOT_FOUND_ERR", "NOT_SUPPORTED_ERR", "INUSE_ATTRIBUTE_ERR",
+      "INVALID_STATE_ERR", "SYNTAX_ERR", "INVALID_MODIFICATION_ERR", "NAMESPACE_ERR",
+      "INVALID_ACCESS_ERR", "VALIDATION_ERR", "TYPE_MISMATCH_ERR", "SECURITY_ERR", "NETWORK_ERR",
+      "ABORT_ERR", "URL_MISMATCH_ERR", "QUOTA_EXCEEDED_ERR", "TIMEOUT_ERR",
+      "INVALID_NODE_TYPE_ERR", "DATA_CLONE_ERR"];
+    legacy.forEach((k, i) => {
+      const d = { value: i + 1, enumerable: true, writable: false, configurable: false };
+      defineProperty(DOMException, k, d);
+      defineProperty(DOMException.prototype, k, d);
+    });
     DOMExceptionClass = DOMException;
     return DOMException;
   }

@@ -303,6 +303,10 @@ static void test_atob_btoa(void **state) {
               "Latin1 range");
     assert_js(CTX, "try { atob('a') } catch (e) { e instanceof DOMException && e.code === 5 }",
               "true");
+    assert_js(CTX,
+              "try { atob('a') } catch (e) { e.code === e.INVALID_CHARACTER_ERR && "
+              "DOMException.DATA_CLONE_ERR === 25 && DOMException.INDEX_SIZE_ERR === 1 }",
+              "true");
     assert_js(CTX, "atob('ab=c')",
               "EXC InvalidCharacterError: atob: the string to be decoded is not correctly encoded");
     assert_js(CTX, "atob('')", "");
