@@ -6,9 +6,8 @@
 #define R3E_TESTS_STORE_FIXTURE_H
 
 #include "store/store.h"
+#include "tmpdir.h"
 
-#include <ftw.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -16,16 +15,9 @@ typedef struct {
     store_t *s;
 } fixture_t;
 
-static int store_fixture_rm_entry(const char *path, const struct stat *st, int flag,
-                                  struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int store_fixture_setup(void **state, const char *tag) {
     fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-%s-XXXXXX", tag);
-    if (!mkdtemp(fx->dir)) return -1;
+    if (tmpdir_make(fx->dir, sizeof fx->dir, tag) < 0) return -1;
     err_t err;
     fx->s = store_open(fx->dir, &err);
     if (!fx->s) return -1;
@@ -36,7 +28,7 @@ static int store_fixture_setup(void **state, const char *tag) {
 static int store_fixture_teardown(void **state) {
     fixture_t *fx = *state;
     store_close(fx->s);
-    nftw(fx->dir, store_fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(fx->dir);
     free(fx);
     return 0;
 }

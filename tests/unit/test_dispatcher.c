@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
 #include "core/util.h"
 #include "queue/dispatcher.h"
 #include "queue/queue.h"
@@ -31,15 +32,9 @@ typedef struct {
     uint32_t last_attempt;
 } fixture_t;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state) {
     fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-disp-XXXXXX");
-    if (!mkdtemp(fx->dir)) return -1;
+    if (tmpdir_make(fx->dir, sizeof fx->dir, "disp") < 0) return -1;
     err_t err;
     fx->s = store_open(fx->dir, &err);
     fx->q = fx->s ? queue_open_store(fx->s, NULL, &err) : NULL;
@@ -53,7 +48,7 @@ static int teardown(void **state) {
     fixture_t *fx = *state;
     queue_close(fx->q);
     store_close(fx->s);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(fx->dir);
     pthread_mutex_destroy(&fx->mu);
     free(fx);
     return 0;

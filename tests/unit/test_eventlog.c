@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
 #include "core/util.h"
 #include "queue/eventlog.h"
 #include "queue/queue.h"
@@ -24,15 +25,9 @@ typedef struct {
     queue_t *q;
 } fixture_t;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state) {
     fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-evlog-XXXXXX");
-    if (!mkdtemp(fx->dir)) return -1;
+    if (tmpdir_make(fx->dir, sizeof fx->dir, "evlog") < 0) return -1;
     err_t err;
     fx->s = store_open(fx->dir, &err);
     fx->q = fx->s ? queue_open_store(fx->s, NULL, &err) : NULL;
@@ -45,7 +40,7 @@ static int teardown(void **state) {
     fixture_t *fx = *state;
     queue_close(fx->q);
     store_close(fx->s);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(fx->dir);
     free(fx);
     return 0;
 }

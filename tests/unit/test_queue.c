@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
 #include "core/util.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -35,11 +36,6 @@ typedef struct {
     queue_t *q;
 } fixture_t;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void reopen(fixture_t *fx) {
     queue_close(fx->q);
     store_close(fx->s);
@@ -52,8 +48,7 @@ static void reopen(fixture_t *fx) {
 
 static int setup(void **state) {
     fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-queue-XXXXXX");
-    if (!mkdtemp(fx->dir)) return -1;
+    if (tmpdir_make(fx->dir, sizeof fx->dir, "queue") < 0) return -1;
     err_t err;
     fx->s = store_open(fx->dir, &err);
     fx->q = fx->s ? queue_open_store(fx->s, &fake_clock, &err) : NULL;
@@ -70,7 +65,7 @@ static int teardown(void **state) {
     fixture_t *fx = *state;
     queue_close(fx->q);
     store_close(fx->s);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -23,15 +24,9 @@ typedef struct {
     store_t *s;
 } fixture_t;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state) {
     fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-store-XXXXXX");
-    if (!mkdtemp(fx->dir)) return -1;
+    if (tmpdir_make(fx->dir, sizeof fx->dir, "store") < 0) return -1;
     err_t err;
     fx->s = store_open(fx->dir, &err);
     if (!fx->s) {
@@ -45,7 +40,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture_t *fx = *state;
     store_close(fx->s);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(fx->dir);
     free(fx);
     return 0;
 }

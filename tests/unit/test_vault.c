@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
 #include "store/store.h"
 #include "vault/vault.h"
 #include "vault/vault_record.h"
@@ -33,11 +34,6 @@ static const uint8_t key1[32] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 static const uint8_t key2[32] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
                                  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2};
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* A keyring with key1 as version v1 (0 = absent) and key2 as version v2 (0 = absent). */
 static vault_keyring_t *ring(uint32_t v1, uint32_t v2) {
     vault_keyring_t *kr = vault_keyring_new();
@@ -58,9 +54,8 @@ static vault_t *reopen(fixture_t *fx, vault_keyring_t *kr) {
 
 static int setup(void **state) {
     fixture_t *fx = calloc(1, sizeof *fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/r3e-vault-XXXXXX");
     err_t err;
-    if (!mkdtemp(fx->dir) || !(fx->s = store_open(fx->dir, &err)) ||
+    if (tmpdir_make(fx->dir, sizeof fx->dir, "vault") < 0 || !(fx->s = store_open(fx->dir, &err)) ||
         vault_open(fx->s, ring(1, 0), &fx->v, &err) != 0) {
         store_close(fx->s);
         free(fx);
@@ -74,7 +69,7 @@ static int teardown(void **state) {
     fixture_t *fx = *state;
     vault_close(fx->v);
     store_close(fx->s);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
 #include "vault/vault.h"
 #include "vault/vault_record.h"
 
@@ -19,11 +20,6 @@
 
 static const char key_hex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 static const char key_b64[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void write_file(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -126,7 +122,7 @@ static void env_file_and_old_file_give_two_versions(void **state) {
     assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
     assert_int_equal(err.code, R3E_EIO);
     clear_env();
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
 }
 
 /* A Kubernetes Secret mounted as a directory: one file per data key plus ..data links. */
@@ -157,7 +153,7 @@ static void directory_mount_gives_versioned_keys(void **state) {
     assert_int_equal(vault_keyring_from_env(&kr, &err), -1);
     assert_non_null(strstr(err.msg, "R3E_MASTER_KEY_DIR"));
     clear_env();
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
     kr = vault_keyring_new();
     assert_int_equal(vault_keyring_add_dir(kr, dir, &err), -1);
     vault_keyring_free(kr);
