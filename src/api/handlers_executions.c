@@ -155,19 +155,6 @@ json_t *api_log_line(json_t *entry, const char *exec_id, const char *function,
     return o;
 }
 
-/* RFC 3339 with ms back to epoch ms, for records' started_at. 0 when unparseable. */
-static uint64_t exec_parse_time(const char *s) {
-    struct tm tm = {0};
-    int ms = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t secs = timegm(&tm);
-    return secs < 0 ? 0 : (uint64_t)secs * 1000 + (uint64_t)ms;
-}
-
 /* Serialises lines (newest first) as NDJSON text, oldest first. *out malloc'ed. */
 static int exec_ndjson(json_t *lines, char **out, size_t *out_len) {
     size_t cap = 256, len = 0;
@@ -221,7 +208,7 @@ static int exec_recent_logs(api_t *api, const char *ns, const char *name, size_t
             if (id) snprintf(before, sizeof before, "%s", id);
             json_t *logs = json_object_get(rec, "logs");
             uint64_t started =
-                exec_parse_time(json_string_value(json_object_get(rec, "started_at")));
+                util_rfc3339_parse(json_string_value(json_object_get(rec, "started_at")));
             for (size_t k = json_array_size(logs); k > 0 && json_array_size(lines) < limit; k--)
                 json_array_append_new(
                     lines, api_log_line(json_array_get(logs, k - 1), id ? id : "", name, started));

@@ -8,6 +8,7 @@
 #include "api/livehub.h"
 
 #include "api/api.h"
+#include "core/util.h"
 #include "obs/log.h"
 
 #include <errno.h>
@@ -245,19 +246,6 @@ static void livehub_deliver(livehub_t *h, const livehub_target_t *t, livehub_msg
     pthread_mutex_unlock(&h->mu);
 }
 
-/* RFC 3339 with milliseconds back to epoch ms (records' started_at); 0 when unparseable. */
-static uint64_t livehub_parse_time(const char *s) {
-    struct tm tm = {0};
-    int ms = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t secs = timegm(&tm);
-    return secs < 0 ? 0 : (uint64_t)secs * 1000 + (uint64_t)ms;
-}
-
 /* One {"type":"log","log":…} per entry of the record's logs (when want_logs), followed
  * by a free slot for the execution message; *n gets the number of log messages. */
 static livehub_msg_t **livehub_log_msgs(json_t *rec, const char *function, bool want_logs,
@@ -268,7 +256,7 @@ static livehub_msg_t **livehub_log_msgs(json_t *rec, const char *function, bool 
     livehub_msg_t **out = calloc(count + 1, sizeof *out);
     if (!out) return NULL;
     const char *id = json_string_value(json_object_get(rec, "execution_id"));
-    uint64_t started = livehub_parse_time(json_string_value(json_object_get(rec, "started_at")));
+    uint64_t started = util_rfc3339_parse(json_string_value(json_object_get(rec, "started_at")));
     for (size_t i = 0; i < count; i++) {
         json_t *line = api_log_line(json_array_get(logs, i), id ? id : "", function, started);
         livehub_msg_t *m = livehub_msg_json(json_pack("{s:s,s:o}", "type", "log", "log", line));

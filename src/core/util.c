@@ -30,6 +30,18 @@ void util_rfc3339(uint64_t wall_ms, char *buf, size_t n) {
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
 }
 
+uint64_t util_rfc3339_parse(const char *s) {
+    struct tm tm = {0};
+    int ms = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t secs = timegm(&tm);
+    return secs < 0 ? 0 : (uint64_t)secs * 1000 + (uint64_t)ms;
+}
+
 void util_hex_encode(const uint8_t *in, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {

@@ -10,6 +10,9 @@ uint64_t util_now_us(void);  /* CLOCK_MONOTONIC, microseconds */
 uint64_t util_wall_ms(void); /* CLOCK_REALTIME, milliseconds since the epoch */
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-30T01:02:03.456Z; buf >= 32 bytes. */
 void util_rfc3339(uint64_t wall_ms, char *buf, size_t n);
+/* The reverse, for util_rfc3339's own output (milliseconds optional): epoch ms, or 0 when
+ * s is NULL or unparseable. */
+uint64_t util_rfc3339_parse(const char *s);
 
 void util_hex_encode(const uint8_t *in, size_t n, char *out); /* out: 2n+1 bytes */
 /* Decodes lowercase or uppercase hex, optional 0x prefix. Returns bytes written or -1. */
