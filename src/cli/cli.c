@@ -654,8 +654,7 @@ static int cmd_token(cli_t *cli) {
 
 typedef struct {
     bool json;
-    char *line; /* partial line carried between chunks */
-    size_t len, cap;
+    cli_lines_t lines; /* partial line carried between chunks */
 } log_stream_t;
 
 static void logs_emit(log_stream_t *s, const char *line, size_t n) {
@@ -671,25 +670,14 @@ static void logs_emit(log_stream_t *s, const char *line, size_t n) {
     fflush(stdout);
 }
 
+static void logs_line(void *ud, const char *line, size_t n) {
+    logs_emit(ud, line, n);
+}
+
 /* Splits the stream into lines; a line may span chunks. */
 static int logs_chunk(const char *data, size_t n, void *ud) {
     log_stream_t *s = ud;
-    for (size_t i = 0; i < n; i++) {
-        if (data[i] == '\n') {
-            logs_emit(s, s->line ? s->line : "", s->len);
-            s->len = 0;
-            continue;
-        }
-        if (s->len + 1 >= s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 1024;
-            char *p = realloc(s->line, cap);
-            if (!p) return 1;
-            s->line = p;
-            s->cap = cap;
-        }
-        s->line[s->len++] = data[i];
-    }
-    return 0;
+    return cli_lines_feed(&s->lines, data, n, logs_line, s);
 }
 
 static int cmd_logs(cli_t *cli) {
@@ -737,11 +725,10 @@ static int cmd_logs(cli_t *cli) {
         httpc_response_t r = {
             .status = status, .body = errbody, .len = strlen(errbody ? errbody : "")};
         rc = errbody ? fail_response(cli, &r) : (fprintf(stderr, "error: http_%ld\n", status), 1);
-    } else if (s.len) {
-        logs_emit(&s, s.line, s.len); /* last line without a newline */
     }
+    /* a last line without a newline, unless the request failed */
+    cli_lines_finish(&s.lines, rc == 0 && status < 400 ? logs_line : NULL, &s);
     free(errbody);
-    free(s.line);
     return rc;
 }
 

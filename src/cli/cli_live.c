@@ -86,9 +86,8 @@ static int live_run(wsc_t *c, void (*on_msg)(json_t *m, void *ud), void *ud) {
 
 typedef struct {
     bool json;
-    json_t *seen; /* execution ids printed from the history: {id: true} */
-    char *line;   /* partial history line carried between chunks */
-    size_t len, cap;
+    json_t *seen;      /* execution ids printed from the history: {id: true} */
+    cli_lines_t lines; /* partial history line carried between chunks */
 } live_logs_t;
 
 /* Prints one NDJSON log line as `r3e logs` always has. */
@@ -113,24 +112,13 @@ static void live_history_line(live_logs_t *s, const char *line, size_t n) {
     live_emit(s, line, n);
 }
 
+static void live_history_emit(void *ud, const char *line, size_t n) {
+    live_history_line(ud, line, n);
+}
+
 static int live_history_chunk(const char *data, size_t n, void *ud) {
     live_logs_t *s = ud;
-    for (size_t i = 0; i < n; i++) {
-        if (data[i] == '\n') {
-            live_history_line(s, s->line ? s->line : "", s->len);
-            s->len = 0;
-            continue;
-        }
-        if (s->len + 1 >= s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 1024;
-            char *p = realloc(s->line, cap);
-            if (!p) return 1;
-            s->line = p;
-            s->cap = cap;
-        }
-        s->line[s->len++] = data[i];
-    }
-    return 0;
+    return cli_lines_feed(&s->lines, data, n, live_history_emit, s);
 }
 
 static void live_log_msg(json_t *m, void *ud) {
@@ -183,11 +171,11 @@ int cli_live_logs_follow(const cli_live_opts_t *o, httpc_t *http, const char *na
     } else if (status >= 400) {
         rc = live_history_error(o, status, errbody);
     } else {
-        if (s.len) live_history_line(&s, s.line, s.len); /* last line without a newline */
+        cli_lines_finish(&s.lines, live_history_emit, &s); /* a last line without '\n' */
         rc = live_run(c, live_log_msg, &s);
     }
     free(errbody);
-    free(s.line);
+    cli_lines_finish(&s.lines, NULL, NULL);
     json_decref(s.seen);
     wsc_close(c);
     return rc;

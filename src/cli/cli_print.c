@@ -379,3 +379,28 @@ void cli_print_relayed_list(json_t *list) {
                hash ? hash : "-");
     }
 }
+
+int cli_lines_feed(cli_lines_t *b, const char *data, size_t n, cli_line_fn emit, void *ud) {
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\n') {
+            emit(ud, b->line ? b->line : "", b->len);
+            b->len = 0;
+            continue;
+        }
+        if (b->len + 1 >= b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 1024;
+            char *p = realloc(b->line, cap);
+            if (!p) return 1;
+            b->line = p;
+            b->cap = cap;
+        }
+        b->line[b->len++] = data[i];
+    }
+    return 0;
+}
+
+void cli_lines_finish(cli_lines_t *b, cli_line_fn emit, void *ud) {
+    if (emit && b->len) emit(ud, b->line, b->len);
+    free(b->line);
+    *b = (cli_lines_t){0};
+}

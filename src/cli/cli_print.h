@@ -40,4 +40,15 @@ void cli_print_record(json_t *rec);
 /* {"transactions":[…]} of a relayer as a table. */
 void cli_print_relayed_list(json_t *list);
 
+/* Splits a byte stream into lines, carrying a partial line between chunks (NDJSON
+ * responses). feed() calls emit for each complete line (without its newline) and returns
+ * 0, or 1 when out of memory; finish() emits a last line that had no newline and frees. */
+typedef struct {
+    char *line;
+    size_t len, cap;
+} cli_lines_t;
+typedef void (*cli_line_fn)(void *ud, const char *line, size_t len);
+int cli_lines_feed(cli_lines_t *b, const char *data, size_t n, cli_line_fn emit, void *ud);
+void cli_lines_finish(cli_lines_t *b, cli_line_fn emit, void *ud); /* emit may be NULL */
+
 #endif
